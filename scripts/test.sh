@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what the tests need (a Python
+# virtualenv with the pinned packages of tests/python/requirements.txt), then runs every
+# Rust test (unit, integration, end-to-end, doc tests, trybuild UI tests).
+#
+# Usage: scripts/test.sh [extra cargo test args, e.g. a test name filter]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+# --- Python: independent implementations used as peers by the tests -----------------------
+VENV="$ROOT/target/pyenv"
+REQ="$ROOT/tests/python/requirements.txt"
+if [ ! -x "$VENV/bin/python" ] || ! cmp -s "$REQ" "$VENV/requirements.installed"; then
+  echo "==> installing Python test packages into $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQ"
+  cp "$REQ" "$VENV/requirements.installed"
+fi
+export ACTIONLOG_PYTHON="$VENV/bin/python"
+
+# --- Rust -------------------------------------------------------------------------------------
+echo "==> cargo test"
+cargo test --workspace --all-targets "$@"
+if [ $# -eq 0 ]; then
+  cargo test --workspace --doc
+fi

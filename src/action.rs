@@ -1,0 +1,381 @@
+//! The plain API for logging an action: what `#[action_log]` expands to, and what code that
+//! cannot use the attribute calls directly.
+//!
+//! ```
+//! use actionlog::ActionLog;
+//!
+//! fn get_table(table_key: &str, index: i64) -> String {
+//!     let mut action = ActionLog::new("_get_table_metadata")
+//!         .arg("table_key", &table_key)
+//!         .arg("index", &index)
+//!         .start();
+//!     let page = format!("metadata of {table_key}");
+//!     action.output(&page);
+//!     action.finish();
+//!     page
+//! }
+//! # get_table("hive://gold.core/rides", 0);
+//! ```
+//!
+//! The span goes to the tracer set with [`set_tracer_provider`], or else to OpenTelemetry's
+//! global tracer provider. An action dropped without [`ActionSpan::finish`] (an early
+//! return, a cancelled future, a panic) still ends its span, recorded as an error.
+
+use std::borrow::Cow;
+use std::fmt::Display;
+use std::sync::RwLock;
+use std::time::SystemTime;
+
+use opentelemetry::global::{BoxedSpan, BoxedTracer};
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::{Context, InstrumentationScope, KeyValue};
+use serde::Serialize;
+
+use crate::convention as key;
+use crate::hooks::{self, Phase};
+use crate::proto::{LongString, UserAction};
+use crate::user;
+
+static TRACER: RwLock<Option<BoxedTracer>> = RwLock::new(None);
+
+fn scope() -> InstrumentationScope {
+    InstrumentationScope::builder(key::SCOPE_NAME)
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .build()
+}
+
+/// Sends action spans to `provider` instead of the global tracer provider. Saves a global
+/// look-up per call and lets a service keep action logs apart from its other tracing.
+pub fn set_tracer_provider(provider: &opentelemetry_sdk::trace::SdkTracerProvider) {
+    use opentelemetry::trace::TracerProvider as _;
+    let tracer = provider.tracer_with_scope(scope());
+    *TRACER.write().unwrap_or_else(|p| p.into_inner()) = Some(BoxedTracer::new(Box::new(tracer)));
+}
+
+/// Goes back to OpenTelemetry's global tracer provider.
+pub fn reset_tracer_provider() {
+    *TRACER.write().unwrap_or_else(|p| p.into_inner()) = None;
+}
+
+fn start_span(builder: impl FnOnce(&BoxedTracer) -> BoxedSpan) -> BoxedSpan {
+    if let Some(t) = TRACER.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        return builder(t);
+    }
+    builder(&opentelemetry::global::tracer_with_scope(scope()))
+}
+
+/// Builds a JSON object of keyword arguments, one argument at a time.
+#[derive(Debug, Clone)]
+pub struct KwArgs {
+    buf: Vec<u8>,
+}
+
+impl Default for KwArgs {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl KwArgs {
+    /// An empty object.
+    pub fn new() -> Self {
+        let mut buf = Vec::with_capacity(128);
+        buf.push(b'{');
+        Self { buf }
+    }
+
+    /// Adds `name: value`. A value whose serialisation fails (a map with non-string keys,
+    /// a `Serialize` impl that errors) is recorded as the string
+    /// `"<unserializable: reason>"`, never a panic.
+    pub fn push<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) {
+        if self.buf.len() > 1 {
+            self.buf.push(b',');
+        }
+        // Writing JSON into a Vec<u8> cannot fail for a str key.
+        let _ = serde_json::to_writer(&mut self.buf, name);
+        self.buf.push(b':');
+        let mark = self.buf.len();
+        if let Err(e) = serde_json::to_writer(&mut self.buf, value) {
+            self.buf.truncate(mark);
+            let _ = serde_json::to_writer(&mut self.buf, &format!("<unserializable: {e}>"));
+        }
+    }
+
+    /// The finished JSON object.
+    pub fn finish(mut self) -> String {
+        self.buf.push(b'}');
+        // serde_json only writes valid UTF-8.
+        String::from_utf8(self.buf).unwrap_or_default()
+    }
+}
+
+/// Serialises `value` as JSON text, or `"<unserializable: reason>"` (as a JSON string).
+pub fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|e| {
+        serde_json::to_string(&format!("<unserializable: {e}>")).unwrap_or_default()
+    })
+}
+
+/// An action about to start: collects the command, the user and the arguments.
+#[derive(Debug)]
+#[must_use = "an ActionLog does nothing until `start` is called"]
+pub struct ActionLog {
+    command: Cow<'static, str>,
+    user: Option<String>,
+    kwargs: Option<KwArgs>,
+    kwargs_json: Option<String>,
+    pos_args_json: Option<String>,
+    function: Option<Cow<'static, str>>,
+}
+
+impl ActionLog {
+    /// An action with this command (Amundsen's `command`: usually the handler's name).
+    pub fn new(command: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            command: command.into(),
+            user: None,
+            kwargs: None,
+            kwargs_json: None,
+            pos_args_json: None,
+            function: None,
+        }
+    }
+
+    /// Sets the user explicitly (skips the resolver chain of [`crate::user`]).
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// Sets the user if `Some`; with `None` the resolver chain applies.
+    pub fn user_opt(mut self, user: Option<String>) -> Self {
+        if user.is_some() {
+            self.user = user;
+        }
+        self
+    }
+
+    /// Adds one keyword argument, serialised as JSON.
+    pub fn arg<T: Serialize + ?Sized>(mut self, name: &str, value: &T) -> Self {
+        self.kwargs.get_or_insert_with(KwArgs::new).push(name, value);
+        self
+    }
+
+    /// Sets the keyword arguments as ready-made JSON text (replaces [`ActionLog::arg`]s).
+    pub fn keyword_args_json(mut self, json: impl Into<String>) -> Self {
+        self.kwargs_json = Some(json.into());
+        self.kwargs = None;
+        self
+    }
+
+    /// Sets the positional arguments as JSON array text.
+    pub fn pos_args_json(mut self, json: impl Into<String>) -> Self {
+        self.pos_args_json = Some(json.into());
+        self
+    }
+
+    /// Records the fully-qualified function name as `code.function.name`.
+    pub fn function(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.function = Some(name.into());
+        self
+    }
+
+    /// Starts the action: opens its span (a child of the current context) and runs the
+    /// pre-execution callbacks.
+    pub fn start(self) -> ActionSpan {
+        let start = SystemTime::now();
+        let user = self.user.or_else(user::current_user);
+        let host = user::host_name();
+        let kwargs = self
+            .kwargs_json
+            .or_else(|| self.kwargs.map(KwArgs::finish))
+            .unwrap_or_else(|| "{}".to_owned());
+        let pos = self.pos_args_json.unwrap_or_else(|| "[]".to_owned());
+
+        let pre_record = hooks::any_registered().then(|| UserAction {
+            host_name: host.map(str::to_owned),
+            start_epoch_ms: Some(epoch_ms(start)),
+            end_epoch_ms: None,
+            pos_args_json: Some(LongString::new(pos.clone())),
+            keyword_args_json: Some(LongString::new(kwargs.clone())),
+            output: None,
+            error: None,
+            user: user.clone(),
+            command: Some(self.command.to_string()),
+            trace_id: None,
+            span_id: None,
+        });
+
+        let mut attrs = Vec::with_capacity(7);
+        attrs.push(KeyValue::new(key::COMMAND, self.command.clone()));
+        if let Some(u) = user {
+            attrs.push(KeyValue::new(key::ENDUSER_ID, u));
+        }
+        if let Some(h) = host {
+            attrs.push(KeyValue::new(key::HOST_NAME, h));
+        }
+        attrs.push(KeyValue::new(key::POS_ARGS_JSON, pos));
+        attrs.push(KeyValue::new(key::KEYWORD_ARGS_JSON, kwargs));
+        if let Some(f) = self.function {
+            attrs.push(KeyValue::new(key::CODE_FUNCTION_NAME, f));
+        }
+
+        let parent = Context::current();
+        let command = self.command;
+        let span = start_span(|t| {
+            t.span_builder(command)
+                .with_kind(SpanKind::Server)
+                .with_start_time(start)
+                .with_attributes(attrs)
+                .start_with_context(t, &parent)
+        });
+        let cx = parent.with_span(span);
+
+        if let Some(mut record) = pre_record {
+            let sc = cx.span().span_context().clone();
+            record.trace_id = Some(sc.trace_id().to_string());
+            record.span_id = Some(sc.span_id().to_string());
+            hooks::run(Phase::PreExecution, &record);
+            return ActionSpan {
+                cx,
+                record: Some(record),
+                output: None,
+                error: None,
+                finished: false,
+            };
+        }
+        ActionSpan {
+            cx,
+            record: None,
+            output: None,
+            error: None,
+            finished: false,
+        }
+    }
+}
+
+/// A started action. Record its output or error, then [`finish`](ActionSpan::finish) it.
+#[derive(Debug)]
+#[must_use = "an action ends when this is finished or dropped"]
+pub struct ActionSpan {
+    cx: Context,
+    record: Option<UserAction>,
+    output: Option<String>,
+    error: Option<(String, String)>,
+    finished: bool,
+}
+
+impl ActionSpan {
+    /// The context holding this action's span: attach it (or use
+    /// `opentelemetry::context::FutureExt::with_context`) so spans created inside the
+    /// action become its children.
+    pub fn context(&self) -> &Context {
+        &self.cx
+    }
+
+    /// Records the output, serialised as JSON.
+    pub fn output<T: Serialize + ?Sized>(&mut self, value: &T) {
+        self.output = Some(to_json(value));
+    }
+
+    /// Records the output as ready-made JSON text.
+    pub fn output_json(&mut self, json: impl Into<String>) {
+        self.output = Some(json.into());
+    }
+
+    /// Records that the action failed with an error of type `error_type`.
+    pub fn error(&mut self, error_type: impl Into<String>, message: impl Into<String>) {
+        self.error = Some((error_type.into(), message.into()));
+    }
+
+    /// Records `Ok` values as output (when `record_output`) and `Err`s as the error, with
+    /// the error's `Display` text and its type name.
+    pub fn result<T: Serialize, E: Display>(&mut self, result: &Result<T, E>, record_output: bool) {
+        match result {
+            Ok(v) if record_output => self.output(v),
+            Ok(_) => {}
+            Err(e) => self.error(std::any::type_name::<E>(), e.to_string()),
+        }
+    }
+
+    /// Records a panic (from its payload) as the error.
+    pub fn panicked(&mut self, payload: &(dyn std::any::Any + Send)) {
+        self.error("panic", hooks::panic_message(payload).to_owned());
+    }
+
+    /// Ends the action: closes the span and runs the post-execution callbacks.
+    pub fn finish(mut self) {
+        self.end();
+    }
+
+    fn end(&mut self) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let end = SystemTime::now();
+        let span = self.cx.span();
+        if let Some(out) = &self.output {
+            span.set_attribute(KeyValue::new(key::OUTPUT, out.clone()));
+        }
+        if let Some((ty, msg)) = &self.error {
+            span.set_attributes([
+                KeyValue::new(key::EXCEPTION_TYPE, ty.clone()),
+                KeyValue::new(key::EXCEPTION_MESSAGE, msg.clone()),
+            ]);
+            span.set_status(Status::error(msg.clone()));
+        }
+        span.end_with_timestamp(end);
+        if let Some(mut record) = self.record.take() {
+            record.end_epoch_ms = Some(epoch_ms(end));
+            record.output = self.output.take().map(LongString::new);
+            record.error = self
+                .error
+                .take()
+                .map(|(ty, msg)| LongString::new(format!("{ty}: {msg}")));
+            hooks::run(Phase::PostExecution, &record);
+        }
+    }
+}
+
+impl Drop for ActionSpan {
+    fn drop(&mut self) {
+        if !self.finished {
+            if self.error.is_none() {
+                let why = if std::thread::panicking() {
+                    "panicked"
+                } else {
+                    "dropped before completion (early exit or cancelled future)"
+                };
+                self.error = Some(("incomplete".to_owned(), why.to_owned()));
+            }
+            self.end();
+        }
+    }
+}
+
+fn epoch_ms(t: SystemTime) -> i64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kwargs_build_a_json_object_and_survive_bad_values() {
+        let mut kw = KwArgs::new();
+        kw.push("search_term", "rides");
+        kw.push("page_index", &0);
+        let mut bad = std::collections::HashMap::new();
+        bad.insert(vec![1u8], 1);
+        kw.push("bad", &bad);
+        let json = kw.finish();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["search_term"], "rides");
+        assert_eq!(v["page_index"], 0);
+        assert!(v["bad"].as_str().unwrap().starts_with("<unserializable: "));
+        assert_eq!(KwArgs::new().finish(), "{}");
+    }
+}

@@ -1,0 +1,31 @@
+//! The span convention: how an action log is an OpenTelemetry span.
+//!
+//! `docs/conventions.md` is the reference; these constants are its attribute keys. A span is
+//! an action log exactly when it carries [`COMMAND`].
+
+/// Required; marks the span as an action log. The action's command (string).
+pub const COMMAND: &str = "action_log.command";
+/// JSON array of the positional arguments (string holding JSON).
+pub const POS_ARGS_JSON: &str = "action_log.pos_args_json";
+/// JSON object of the keyword arguments (string holding JSON).
+pub const KEYWORD_ARGS_JSON: &str = "action_log.keyword_args_json";
+/// JSON document of the output (string holding JSON).
+pub const OUTPUT: &str = "action_log.output";
+/// The user, as OpenTelemetry's semantic conventions name it (preferred).
+pub const ENDUSER_ID: &str = "enduser.id";
+/// The user, accepted as an alternative to [`ENDUSER_ID`].
+pub const USER_ID: &str = "user.id";
+/// The host that served the action; falls back to the resource's `host.name`.
+pub const HOST_NAME: &str = "host.name";
+/// The error's type (stable OpenTelemetry attribute).
+pub const EXCEPTION_TYPE: &str = "exception.type";
+/// The error's message (stable OpenTelemetry attribute).
+pub const EXCEPTION_MESSAGE: &str = "exception.message";
+/// The error's stack trace (stable OpenTelemetry attribute).
+pub const EXCEPTION_STACKTRACE: &str = "exception.stacktrace";
+/// Name of the span event that carries exception attributes.
+pub const EXCEPTION_EVENT: &str = "exception";
+/// The fully-qualified function an action was recorded from (set by `#[action_log]`).
+pub const CODE_FUNCTION_NAME: &str = "code.function.name";
+/// Instrumentation scope name used by actionlog's own tracer.
+pub const SCOPE_NAME: &str = "actionlog";

@@ -1,0 +1,284 @@
+//! `UserActionExporter`: an OpenTelemetry span exporter that turns action-log spans into
+//! `UserAction`s and hands them to a [`Sink`].
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use actionlog::{UserActionExporter, sink::{FileSink, FileFormat}};
+//! use opentelemetry_sdk::trace::SdkTracerProvider;
+//!
+//! let sink = Arc::new(FileSink::open("actions.pb", FileFormat::Protobuf)?);
+//! let exporter = UserActionExporter::builder().with_sink(sink).build()?;
+//! let provider = SdkTracerProvider::builder().with_batch_exporter(exporter).build();
+//! actionlog::set_tracer_provider(&provider);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Spans that are not action logs go to an optional inner exporter (for instance
+//! opentelemetry-otlp's), so an existing tracing pipeline keeps working behind it; without
+//! one they are dropped. The exporter enforces its own timeout on every sink call, because
+//! the SDK's batch processor never cancels a hung export.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use opentelemetry::Value;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+
+use crate::convention as key;
+use crate::convert::{ConvertOptions, convert};
+use crate::proto::UserAction;
+use crate::runtime;
+use crate::sink::{Sink, SinkError};
+
+/// Default time allowed for one sink call.
+pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The inner exporter used when none is configured: drops non-action spans.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DropNonActions;
+
+impl SpanExporter for DropNonActions {
+    async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+/// Counters describing what an exporter has done, shared with whoever asked for them.
+#[derive(Debug, Default)]
+pub struct ExporterStats {
+    /// Action spans converted and accepted by the sink.
+    pub exported: AtomicU64,
+    /// Action spans converted but refused by the sink (or timed out).
+    pub failed: AtomicU64,
+    /// Action spans that could not be converted (see `ConvertError`).
+    pub rejected: AtomicU64,
+    /// Conversion fallbacks applied (see `ConvertWarning`).
+    pub warnings: AtomicU64,
+    /// Non-action spans passed to the inner exporter.
+    pub forwarded: AtomicU64,
+}
+
+/// Builds a [`UserActionExporter`].
+#[derive(Debug)]
+pub struct UserActionExporterBuilder<I = DropNonActions> {
+    sink: Option<Arc<dyn Sink>>,
+    inner: I,
+    options: ConvertOptions,
+    timeout: Duration,
+}
+
+/// Why a [`UserActionExporter`] could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// No sink was configured.
+    #[error("UserActionExporter needs a sink: call with_sink")]
+    NoSink,
+}
+
+impl<I: SpanExporter> UserActionExporterBuilder<I> {
+    /// Where converted actions go (required).
+    pub fn with_sink(mut self, sink: Arc<dyn Sink>) -> Self {
+        self.sink = Some(sink);
+        self
+    }
+
+    /// Passes non-action spans to `inner` (for example an OTLP span exporter).
+    pub fn with_inner<J: SpanExporter>(self, inner: J) -> UserActionExporterBuilder<J> {
+        UserActionExporterBuilder {
+            sink: self.sink,
+            inner,
+            options: self.options,
+            timeout: self.timeout,
+        }
+    }
+
+    /// Conversion settings (field size cap, JSON validation).
+    pub fn with_convert_options(mut self, options: ConvertOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Time allowed for one sink call before the export fails with `Timeout`.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Builds the exporter.
+    pub fn build(self) -> Result<UserActionExporter<I>, BuildError> {
+        Ok(UserActionExporter {
+            sink: self.sink.ok_or(BuildError::NoSink)?,
+            inner: self.inner,
+            options: self.options,
+            timeout: self.timeout,
+            resource_host: None,
+            is_shutdown: AtomicBool::new(false),
+            stats: Arc::new(ExporterStats::default()),
+        })
+    }
+}
+
+/// The span exporter: action spans → `UserAction` → sink; other spans → inner exporter.
+pub struct UserActionExporter<I = DropNonActions> {
+    sink: Arc<dyn Sink>,
+    inner: I,
+    options: ConvertOptions,
+    timeout: Duration,
+    resource_host: Option<String>,
+    is_shutdown: AtomicBool,
+    stats: Arc<ExporterStats>,
+}
+
+impl<I> fmt::Debug for UserActionExporter<I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("UserActionExporter")
+    }
+}
+
+impl UserActionExporter {
+    /// Starts building an exporter.
+    pub fn builder() -> UserActionExporterBuilder {
+        UserActionExporterBuilder {
+            sink: None,
+            inner: DropNonActions,
+            options: ConvertOptions::default(),
+            timeout: DEFAULT_EXPORT_TIMEOUT,
+        }
+    }
+}
+
+impl<I> UserActionExporter<I> {
+    /// The exporter's counters.
+    pub fn stats(&self) -> Arc<ExporterStats> {
+        self.stats.clone()
+    }
+
+    /// Runs `f(sink)` on the sink runtime, bounded by `timeout`.
+    fn on_sink_runtime<F, Fut>(&self, timeout: Duration, f: F) -> impl Future<Output = Result<(), SinkError>> + Send + 'static
+    where
+        F: FnOnce(Arc<dyn Sink>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), SinkError>> + Send + 'static,
+    {
+        let sink = self.sink.clone();
+        let name = sink.name().to_owned();
+        let task = runtime::handle().spawn(async move {
+            match tokio::time::timeout(timeout, f(sink)).await {
+                Ok(r) => r,
+                Err(_) => Err(SinkError::Unavailable {
+                    sink: name,
+                    message: format!("timed out after {timeout:?}"),
+                }),
+            }
+        });
+        async move {
+            task.await.unwrap_or_else(|join| {
+                Err(SinkError::Unavailable {
+                    sink: "sink".into(),
+                    message: format!("sink task failed: {join}"),
+                })
+            })
+        }
+    }
+
+    async fn write_actions(&self, actions: Vec<UserAction>) -> OTelSdkResult {
+        let n = actions.len() as u64;
+        let timeout = self.timeout;
+        let result = self
+            .on_sink_runtime(timeout, move |sink| async move { sink.write(&actions).await })
+            .await;
+        match result {
+            Ok(()) => {
+                self.stats.exported.fetch_add(n, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                self.stats.failed.fetch_add(n, Ordering::Relaxed);
+                tracing::warn!(actions = n, error = %e, "action export failed");
+                if matches!(&e, SinkError::Unavailable { message, .. } if message.starts_with("timed out")) {
+                    Err(OTelSdkError::Timeout(timeout))
+                } else {
+                    Err(OTelSdkError::InternalFailure(e.to_string()))
+                }
+            }
+        }
+    }
+
+    fn blocking_sink_call<F, Fut>(&self, timeout: Duration, f: F) -> OTelSdkResult
+    where
+        F: FnOnce(Arc<dyn Sink>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), SinkError>> + Send + 'static,
+    {
+        futures::executor::block_on(self.on_sink_runtime(timeout, f))
+            .map_err(|e| OTelSdkError::InternalFailure(e.to_string()))
+    }
+}
+
+impl<I: SpanExporter> SpanExporter for UserActionExporter<I> {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        if self.is_shutdown.load(Ordering::Acquire) {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        let mut actions = Vec::with_capacity(batch.len());
+        let mut others = Vec::new();
+        for span in batch {
+            match convert(&span, self.resource_host.as_deref(), &self.options) {
+                Ok(Some(c)) => {
+                    if !c.warnings.is_empty() {
+                        self.stats
+                            .warnings
+                            .fetch_add(c.warnings.len() as u64, Ordering::Relaxed);
+                        tracing::debug!(command = ?c.action.command, warnings = ?c.warnings, "action span converted with fallbacks");
+                    }
+                    actions.push(c.action);
+                }
+                Ok(None) => others.push(span),
+                Err(e) => {
+                    self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(span = %span.name, error = %e, "action span rejected");
+                }
+            }
+        }
+        let sink_result = if actions.is_empty() {
+            Ok(())
+        } else {
+            self.write_actions(actions).await
+        };
+        let inner_result = if others.is_empty() {
+            Ok(())
+        } else {
+            self.stats
+                .forwarded
+                .fetch_add(others.len() as u64, Ordering::Relaxed);
+            self.inner.export(others).await
+        };
+        sink_result.and(inner_result)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        let sink_result = self.blocking_sink_call(self.timeout, |s| async move { s.flush().await });
+        sink_result.and(self.inner.force_flush())
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        if self.is_shutdown.swap(true, Ordering::AcqRel) {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        // The sink gets the deadline; the extra second lets its own report arrive.
+        let sink_result = self.blocking_sink_call(timeout + Duration::from_secs(1), move |s| async move {
+            s.shutdown(timeout).await
+        });
+        sink_result.and(self.inner.shutdown_with_timeout(timeout))
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.resource_host = match resource.get(&opentelemetry::Key::from_static_str(key::HOST_NAME)) {
+            Some(Value::String(s)) => Some(s.to_string()),
+            _ => None,
+        };
+        self.inner.set_resource(resource);
+    }
+}

@@ -1,0 +1,5 @@
+//! The `actionlog` command-line tool.
+
+fn main() -> std::process::ExitCode {
+    actionlog::cli::main()
+}
