@@ -34,6 +34,7 @@ extern crate self as actionlog;
 pub mod action;
 pub mod cli;
 pub mod codec;
+pub mod config;
 pub mod convention;
 pub mod convert;
 pub mod exporter;
@@ -41,6 +42,7 @@ pub mod hooks;
 pub mod json;
 pub mod proto;
 mod runtime;
+pub mod server;
 pub mod sink;
 pub mod user;
 

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod decode;
 mod demo;
+mod serve;
 
 /// actionlog: capture what people do in a data catalog as UserAction events, and turn them
 /// into numbers that matter.
@@ -37,6 +38,8 @@ enum Command {
     Decode(decode::Args),
     /// Run the embedded demo: decorated Amundsen-like handlers → exporter → file, decoded.
     Demo(demo::Args),
+    /// Run the bridge: receive OTLP traces, write action spans to the sinks as UserActions.
+    Serve(serve::Args),
 }
 
 fn init_logging(filter: &str, format: LogFormat) {
@@ -59,6 +62,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Decode(a) => decode::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Serve(a) => serve::run(a),
     };
     match result {
         Ok(code) => code,

@@ -15,9 +15,11 @@ use async_trait::async_trait;
 use crate::proto::UserAction;
 
 mod file;
+pub mod otlp_log;
 mod stdout;
 
 pub use file::{FileFormat, FileSink};
+pub use otlp_log::{OtlpLogConfig, OtlpLogSink, OtlpLogSinkError};
 pub use stdout::StdoutSink;
 
 /// Why a sink did not accept a batch.

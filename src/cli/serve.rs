@@ -1,0 +1,96 @@
+//! `actionlog serve`: the bridge service (OTLP in, UserAction out). See `docs/bridge.md`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::CliResult;
+use crate::config::{Overrides, ServeConfig, SinkConfig, parse_file_format};
+use crate::sink::FileFormat;
+
+/// Arguments of `actionlog serve`. Flags override environment variables, which override the
+/// config file, which overrides the defaults.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// TOML configuration file.
+    #[arg(long, short = 'c', env = "ACTIONLOG_CONFIG")]
+    config: Option<PathBuf>,
+    /// Print the effective configuration (secrets masked) and exit.
+    #[arg(long)]
+    print_config: bool,
+    /// OTLP/gRPC listen address [default: 127.0.0.1:4317].
+    #[arg(long)]
+    grpc_addr: Option<SocketAddr>,
+    /// OTLP/HTTP (and /healthz, /readyz, /metrics) listen address [default: 127.0.0.1:4318].
+    #[arg(long)]
+    http_addr: Option<SocketAddr>,
+    /// Largest request body in bytes [default: 4194304].
+    #[arg(long)]
+    max_body_bytes: Option<usize>,
+    /// Seconds allowed on SIGTERM/SIGINT to drain requests and flush sinks [default: 20].
+    #[arg(long)]
+    shutdown_timeout_secs: Option<f64>,
+    /// OTLP/gRPC endpoint that receives non-action spans unchanged (default: drop them).
+    #[arg(long)]
+    forward_endpoint: Option<String>,
+    /// Write actions to this file (replaces the configured sinks, like the other sink flags).
+    #[arg(long)]
+    file: Option<PathBuf>,
+    /// Format of --file.
+    #[arg(long, value_parser = parse_file_format, default_value = "protobuf")]
+    file_format: FileFormat,
+    /// Print actions on stdout as JSON lines (replaces the configured sinks).
+    #[arg(long)]
+    stdout: bool,
+    /// Send actions as OTLP log events to this collector endpoint (replaces the configured
+    /// sinks).
+    #[arg(long)]
+    otlp_log_endpoint: Option<String>,
+}
+
+/// Loads the configuration, then serves until SIGTERM/SIGINT.
+pub(crate) fn run(args: Args) -> CliResult {
+    let mut sinks = Vec::new();
+    if let Some(path) = args.file {
+        sinks.push(SinkConfig::File {
+            path,
+            format: args.file_format,
+            sync: false,
+        });
+    }
+    if args.stdout {
+        sinks.push(SinkConfig::Stdout);
+    }
+    if let Some(endpoint) = args.otlp_log_endpoint {
+        sinks.push(SinkConfig::OtlpLog(crate::sink::OtlpLogConfig {
+            endpoint: Some(endpoint),
+            ..Default::default()
+        }));
+    }
+    let overrides = Overrides {
+        grpc_addr: args.grpc_addr,
+        http_addr: args.http_addr,
+        max_body_bytes: args.max_body_bytes,
+        shutdown_timeout_secs: args.shutdown_timeout_secs,
+        forward_endpoint: args.forward_endpoint,
+        sinks,
+    };
+    let cfg = ServeConfig::load(args.config.as_deref(), &|k| std::env::var(k).ok(), overrides)?;
+    if args.print_config {
+        print!("{}", cfg.to_redacted_toml());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("actionlog-serve")
+        .build()?;
+    rt.block_on(async {
+        let running = crate::server::start(&cfg).await?;
+        crate::server::termination_signal().await;
+        if running.shutdown().await {
+            Ok(ExitCode::SUCCESS)
+        } else {
+            Err("shutdown did not complete within the deadline".into())
+        }
+    })
+}

@@ -1,0 +1,105 @@
+//! The OTLP/gRPC receiver: `opentelemetry.proto.collector.trace.v1.TraceService/Export`.
+//!
+//! Status mapping: success (with `partial_success` when some spans were rejected) only after
+//! the sinks accepted; `UNAVAILABLE` when the sinks pushed back, the bridge is busy or shutting
+//! down (the OTLP clients retry it); `RESOURCE_EXHAUSTED` for a message over the size limit and
+//! `INTERNAL` for one that does not decode (both produced by tonic before the handler runs).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use tokio::net::TcpListener;
+use tonic::codec::CompressionEncoding;
+use tonic::transport::server::TcpIncoming;
+use tonic::{Request, Response, Status};
+
+use super::{Ingest, IngestError, IngestOutcome};
+
+/// The tonic service.
+#[derive(Debug, Clone)]
+pub struct TraceReceiver {
+    ingest: Arc<Ingest>,
+}
+
+impl TraceReceiver {
+    /// A receiver feeding `ingest`.
+    pub fn new(ingest: Arc<Ingest>) -> Self {
+        Self { ingest }
+    }
+}
+
+/// The OTLP response for an accepted request.
+pub fn response_for(out: &IngestOutcome) -> ExportTraceServiceResponse {
+    ExportTraceServiceResponse {
+        partial_success: (out.rejected > 0).then(|| ExportTracePartialSuccess {
+            rejected_spans: out.rejected,
+            error_message: out.message.clone(),
+        }),
+    }
+}
+
+#[tonic::async_trait]
+impl TraceService for TraceReceiver {
+    async fn export(
+        &self,
+        request: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        match self.ingest.ingest(request.into_inner(), "grpc").await {
+            Ok(out) => Ok(Response::new(response_for(&out))),
+            Err(e @ (IngestError::Unavailable(_) | IngestError::Busy(_) | IngestError::ShuttingDown)) => {
+                Err(Status::unavailable(e.to_string()))
+            }
+        }
+    }
+}
+
+fn reason(code: &str) -> &'static str {
+    match code {
+        "1" => "cancelled",
+        "3" => "invalid_argument",
+        "4" => "deadline_exceeded",
+        "8" => "too_large",
+        "12" => "unimplemented",
+        "13" => "decode_error",
+        "14" => "unavailable",
+        _ => "other",
+    }
+}
+
+/// Serves the receiver on `listener` until `shutdown` resolves, then lets in-flight calls
+/// finish.
+pub async fn serve(
+    listener: TcpListener,
+    ingest: Arc<Ingest>,
+    max_body_bytes: usize,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    let metrics = ingest.metrics().clone();
+    let svc = TraceServiceServer::new(TraceReceiver::new(ingest))
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(max_body_bytes);
+    // Errors answered "trailers-only" carry grpc-status in the headers: that covers every
+    // whole-request refusal (size limit, decode error, UNAVAILABLE), which is what the
+    // requests_rejected metric counts.
+    let count = tower::util::MapResponseLayer::new(move |resp: http::Response<_>| {
+        if let Some(code) = resp.headers().get("grpc-status").and_then(|v| v.to_str().ok())
+            && code != "0"
+        {
+            metrics.request_rejected("grpc", reason(code));
+        }
+        resp
+    });
+    tonic::transport::Server::builder()
+        .layer(count)
+        .add_service(svc)
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
+        .await
+        .map_err(|e| e.to_string())
+}
