@@ -253,7 +253,9 @@ pub fn parse_file_format(s: &str) -> Result<FileFormat, String> {
     match s {
         "protobuf" | "pb" => Ok(FileFormat::Protobuf),
         "jsonl" | "json" => Ok(FileFormat::Jsonl),
-        other => Err(format!("unknown file format {other:?} (expected protobuf or jsonl)")),
+        other => Err(format!(
+            "unknown file format {other:?} (expected protobuf or jsonl)"
+        )),
     }
 }
 
@@ -317,10 +319,14 @@ impl ServeConfig {
             match env(var) {
                 None => Ok(None),
                 Some(v) if v.trim().is_empty() => Ok(None),
-                Some(v) => v.trim().parse().map(Some).map_err(|e: T::Err| ConfigError::Env {
-                    var: var.to_owned(),
-                    message: e.to_string(),
-                }),
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .map(Some)
+                    .map_err(|e: T::Err| ConfigError::Env {
+                        var: var.to_owned(),
+                        message: e.to_string(),
+                    }),
             }
         }
         let s = &mut self.server;
@@ -378,7 +384,9 @@ impl ServeConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         let s = &self.server;
         if s.max_body_bytes == 0 {
-            return Err(ConfigError::Invalid("server.max_body_bytes must be > 0".into()));
+            return Err(ConfigError::Invalid(
+                "server.max_body_bytes must be > 0".into(),
+            ));
         }
         if s.max_inflight_requests == 0 {
             return Err(ConfigError::Invalid(
@@ -390,7 +398,9 @@ impl ServeConfig {
             ("server.shutdown_timeout_secs", s.shutdown_timeout_secs),
         ] {
             if !(v.is_finite() && v >= 0.0) {
-                return Err(ConfigError::Invalid(format!("{name} must be a number of seconds >= 0")));
+                return Err(ConfigError::Invalid(format!(
+                    "{name} must be a number of seconds >= 0"
+                )));
             }
         }
         if self.sinks.is_empty() {
@@ -431,7 +441,10 @@ pub fn build_one_sink(cfg: &SinkConfig) -> Result<Arc<dyn Sink>, ConfigError> {
 
 /// Builds the sink the bridge writes to: the only sink, or a [`FanoutSink`] over all.
 pub fn build_sink(cfgs: &[SinkConfig]) -> Result<Arc<dyn Sink>, ConfigError> {
-    let mut sinks = cfgs.iter().map(build_one_sink).collect::<Result<Vec<_>, _>>()?;
+    let mut sinks = cfgs
+        .iter()
+        .map(build_one_sink)
+        .collect::<Result<Vec<_>, _>>()?;
     match sinks.len() {
         0 => Err(ConfigError::Invalid("at least one sink is needed".into())),
         1 => Ok(sinks.remove(0)),
@@ -458,7 +471,9 @@ fn percent_decode(s: &str) -> String {
     while i < b.len() {
         if b[i] == b'%'
             && i + 2 < b.len() + 1
-            && let Some(h) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+            && let Some(h) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
         {
             out.push(h);
             i += 3;
@@ -475,7 +490,12 @@ mod tests {
     use super::*;
 
     fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned())
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        }
     }
 
     #[test]
@@ -496,7 +516,10 @@ path = "/tmp/a.pb"
 "#,
         )
         .unwrap();
-        let env = env_of(&[("ACTIONLOG_HTTP_ADDR", "127.0.0.1:6318"), ("ACTIONLOG_MAX_BODY_BYTES", "2000")]);
+        let env = env_of(&[
+            ("ACTIONLOG_HTTP_ADDR", "127.0.0.1:6318"),
+            ("ACTIONLOG_MAX_BODY_BYTES", "2000"),
+        ]);
         let flags = Overrides {
             max_body_bytes: Some(3000),
             ..Default::default()
@@ -505,8 +528,17 @@ path = "/tmp/a.pb"
         assert_eq!(c.server.grpc_addr.to_string(), "0.0.0.0:5317");
         assert_eq!(c.server.http_addr.to_string(), "127.0.0.1:6318");
         assert_eq!(c.server.max_body_bytes, 3000);
-        assert_eq!(c.server.max_inflight_requests, DEFAULT_MAX_INFLIGHT_REQUESTS);
-        assert!(matches!(&c.sinks[..], [SinkConfig::File { format: FileFormat::Protobuf, .. }]));
+        assert_eq!(
+            c.server.max_inflight_requests,
+            DEFAULT_MAX_INFLIGHT_REQUESTS
+        );
+        assert!(matches!(
+            &c.sinks[..],
+            [SinkConfig::File {
+                format: FileFormat::Protobuf,
+                ..
+            }]
+        ));
     }
 
     #[test]
@@ -520,7 +552,8 @@ path = "/tmp/a.pb"
 
     #[test]
     fn unknown_keys_and_bad_env_values_are_errors() {
-        let e = ServeConfig::from_toml("[server]\ngrpc_adr = \"x\"\n", Path::new("x.toml")).unwrap_err();
+        let e = ServeConfig::from_toml("[server]\ngrpc_adr = \"x\"\n", Path::new("x.toml"))
+            .unwrap_err();
         assert!(e.to_string().contains("grpc_adr"), "{e}");
         let env = env_of(&[("ACTIONLOG_GRPC_ADDR", "not an address")]);
         let e = ServeConfig::load(None, &env, Overrides::default()).unwrap_err();

@@ -75,7 +75,11 @@ pub(crate) fn run(args: Args) -> CliResult {
         forward_endpoint: args.forward_endpoint,
         sinks,
     };
-    let cfg = ServeConfig::load(args.config.as_deref(), &|k| std::env::var(k).ok(), overrides)?;
+    let cfg = ServeConfig::load(
+        args.config.as_deref(),
+        &|k| std::env::var(k).ok(),
+        overrides,
+    )?;
     if args.print_config {
         print!("{}", cfg.to_redacted_toml());
         return Ok(ExitCode::SUCCESS);

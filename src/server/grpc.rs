@@ -52,10 +52,29 @@ impl TraceService for TraceReceiver {
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         match self.ingest.ingest(request.into_inner(), "grpc").await {
             Ok(out) => Ok(Response::new(response_for(&out))),
-            Err(e @ (IngestError::Unavailable(_) | IngestError::Busy(_) | IngestError::ShuttingDown)) => {
-                Err(Status::unavailable(e.to_string()))
-            }
+            Err(
+                e
+                @ (IngestError::Unavailable(_) | IngestError::Busy(_) | IngestError::ShuttingDown),
+            ) => Err(Status::unavailable(e.to_string())),
         }
+    }
+}
+
+/// tonic answers a message over `max_decoding_message_size` with `OUT_OF_RANGE`, which the
+/// OTLP specification lists as *retryable*: a client would resend the same oversized batch
+/// forever. The specification's answer for it is `RESOURCE_EXHAUSTED` (not retryable without
+/// `RetryInfo`), so the status is rewritten.
+fn too_large_is_resource_exhausted(headers: &mut http::HeaderMap) {
+    let is_size_limit = headers.get("grpc-status").is_some_and(|v| v == "11")
+        && headers
+            .get("grpc-message")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|m| {
+                m.contains("message%20length%20too%20large")
+                    || m.contains("message length too large")
+            });
+    if is_size_limit {
+        headers.insert("grpc-status", http::HeaderValue::from_static("8"));
     }
 }
 
@@ -88,8 +107,12 @@ pub async fn serve(
     // Errors answered "trailers-only" carry grpc-status in the headers: that covers every
     // whole-request refusal (size limit, decode error, UNAVAILABLE), which is what the
     // requests_rejected metric counts.
-    let count = tower::util::MapResponseLayer::new(move |resp: http::Response<_>| {
-        if let Some(code) = resp.headers().get("grpc-status").and_then(|v| v.to_str().ok())
+    let count = tower::util::MapResponseLayer::new(move |mut resp: http::Response<_>| {
+        too_large_is_resource_exhausted(resp.headers_mut());
+        if let Some(code) = resp
+            .headers()
+            .get("grpc-status")
+            .and_then(|v| v.to_str().ok())
             && code != "0"
         {
             metrics.request_rejected("grpc", reason(code));

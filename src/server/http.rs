@@ -73,7 +73,12 @@ struct Refusal {
 }
 
 impl Refusal {
-    fn new(status: StatusCode, rpc_code: i32, reason: &'static str, message: impl Into<String>) -> Self {
+    fn new(
+        status: StatusCode,
+        rpc_code: i32,
+        reason: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             rpc_code,
@@ -138,6 +143,8 @@ async fn traces(State(st): State<AppState>, headers: HeaderMap, body: Body) -> R
             let resp = super::grpc::response_for(&out);
             let bytes = match encoding {
                 Encoding::Protobuf => resp.encode_to_vec(),
+                // OTLP/JSON omits fields at their default: a full success is `{}`.
+                Encoding::Json if resp.partial_success.is_none() => b"{}".to_vec(),
                 Encoding::Json => serde_json::to_vec(&resp).unwrap_or_else(|_| b"{}".to_vec()),
             };
             ([(header::CONTENT_TYPE, encoding.content_type())], bytes).into_response()
@@ -157,7 +164,11 @@ async fn traces(State(st): State<AppState>, headers: HeaderMap, body: Body) -> R
                 }))
                 .unwrap_or_default(),
             };
-            let mut resp = (r.status, [(header::CONTENT_TYPE, encoding.content_type())], body)
+            let mut resp = (
+                r.status,
+                [(header::CONTENT_TYPE, encoding.content_type())],
+                body,
+            )
                 .into_response();
             if r.retry_after
                 && let Ok(v) = HeaderValue::from_str(&st.settings.retry_after_secs.to_string())
@@ -174,7 +185,12 @@ fn content_encoding_of(headers: &HeaderMap) -> Result<Encoding, Refusal> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match mime.as_str() {
         "application/x-protobuf" | "application/protobuf" => Ok(Encoding::Protobuf),
         "application/json" => Ok(Encoding::Json),

@@ -125,11 +125,15 @@ impl Metrics {
     }
     /// `n` spans were rejected for `reason`.
     pub fn spans_rejected(&self, reason: &'static str, n: u64) {
-        self.spans_rejected.get_or_create(&[("reason", reason)]).inc_by(n);
+        self.spans_rejected
+            .get_or_create(&[("reason", reason)])
+            .inc_by(n);
     }
     /// A conversion fallback was applied.
     pub fn convert_warning(&self, reason: &'static str) {
-        self.convert_warnings.get_or_create(&[("reason", reason)]).inc();
+        self.convert_warnings
+            .get_or_create(&[("reason", reason)])
+            .inc();
     }
     /// `n` non-action spans had `outcome`.
     pub fn non_action_spans(&self, outcome: &'static str, n: u64) {

@@ -250,7 +250,9 @@ impl Ingest {
                     self.sink_timeout
                 )));
             }
-            Err(Some(e)) if e.is_retryable() || !matches!(e, crate::sink::SinkError::Rejected { .. }) => {
+            Err(Some(e))
+                if e.is_retryable() || !matches!(e, crate::sink::SinkError::Rejected { .. }) =>
+            {
                 // Only a sink's explicit, final refusal is final; anything else (I/O errors,
                 // a sink shutting down) may pass on a retry.
                 self.metrics.sink_error("retryable");
@@ -265,13 +267,17 @@ impl Ingest {
             }
         }
         match forwarded {
-            None if self.forward.is_some() => self.metrics.non_action_spans("forwarded", non_action),
+            None if self.forward.is_some() => {
+                self.metrics.non_action_spans("forwarded", non_action)
+            }
             None => self.metrics.non_action_spans("dropped", non_action),
             Some(Ok(())) => self.metrics.non_action_spans("forwarded", non_action),
             Some(Err(e)) => {
                 self.metrics.non_action_spans("forward_failed", non_action);
                 out.rejected += non_action as i64;
-                errors.push(format!("{non_action} non-action span(s) not forwarded: {e}"));
+                errors.push(format!(
+                    "{non_action} non-action span(s) not forwarded: {e}"
+                ));
             }
         }
         if out.rejected > 0 {
@@ -403,14 +409,22 @@ impl Running {
             }
         };
         let mut clean = true;
-        if tokio::time::timeout_at(deadline.into(), servers).await.is_err() {
+        if tokio::time::timeout_at(deadline.into(), servers)
+            .await
+            .is_err()
+        {
             tracing::warn!("requests still in flight at the shutdown deadline");
             clean = false;
         }
         // From here on, no request may reach the sinks: they are about to close.
         self.ingest.shutting_down.store(true, Ordering::Release);
         let left = deadline.saturating_duration_since(Instant::now());
-        match self.ingest.sink.shutdown(left.max(Duration::from_millis(100))).await {
+        match self
+            .ingest
+            .sink
+            .shutdown(left.max(Duration::from_millis(100)))
+            .await
+        {
             Ok(()) => tracing::info!("sinks flushed and closed"),
             Err(e) => {
                 tracing::error!(error = %e, "sink shutdown incomplete");
@@ -426,7 +440,10 @@ pub async fn termination_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
             (Ok(mut term), Ok(mut int)) => {
                 tokio::select! {
                     _ = term.recv() => tracing::info!("SIGTERM received"),
@@ -474,7 +491,11 @@ mod tests {
     #[tokio::test]
     async fn actions_go_to_the_sink_and_bad_ones_are_partial_success() {
         let sink = Arc::new(NullSink::new());
-        let ingest = Ingest::new(sink.clone(), ConvertOptions::default(), Arc::new(Metrics::new()));
+        let ingest = Ingest::new(
+            sink.clone(),
+            ConvertOptions::default(),
+            Arc::new(Metrics::new()),
+        );
         let req = ExportTraceServiceRequest {
             resource_spans: vec![ResourceSpans {
                 scope_spans: vec![ScopeSpans {
@@ -495,7 +516,13 @@ mod tests {
         assert!(out.message.contains("invalid trace id"), "{}", out.message);
         assert_eq!(sink.count(), 1);
         let m = ingest.metrics().render();
-        assert!(m.contains("actionlog_spans_rejected_total{reason=\"invalid_trace_id\"} 1"), "{m}");
-        assert!(m.contains("actionlog_non_action_spans_total{outcome=\"dropped\"} 1"), "{m}");
+        assert!(
+            m.contains("actionlog_spans_rejected_total{reason=\"invalid_trace_id\"} 1"),
+            "{m}"
+        );
+        assert!(
+            m.contains("actionlog_non_action_spans_total{outcome=\"dropped\"} 1"),
+            "{m}"
+        );
     }
 }

@@ -125,12 +125,18 @@ impl OtlpLogConfig {
                 .find_map(|v| env(v).filter(|s| !s.trim().is_empty()).map(|s| (*v, s)))
         };
         if self.endpoint.is_none()
-            && let Some((_, e)) = first(&["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"])
+            && let Some((_, e)) = first(&[
+                "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+            ])
         {
             self.endpoint = Some(e);
         }
         if self.timeout_secs.is_none()
-            && let Some((var, t)) = first(&["OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"])
+            && let Some((var, t)) = first(&[
+                "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
+                "OTEL_EXPORTER_OTLP_TIMEOUT",
+            ])
         {
             let ms: f64 = t.trim().parse().map_err(|_| ConfigError::Env {
                 var: var.to_owned(),
@@ -141,7 +147,10 @@ impl OtlpLogConfig {
         if self.service_name.is_none() {
             self.service_name = env("OTEL_SERVICE_NAME").filter(|s| !s.is_empty());
         }
-        for var in ["OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_LOGS_HEADERS"] {
+        for var in [
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+        ] {
             if let Some(text) = env(var) {
                 let parsed = parse_otel_headers(&text).map_err(|message| ConfigError::Env {
                     var: var.to_owned(),
@@ -240,7 +249,13 @@ fn retryable(code: tonic::Code) -> bool {
     use tonic::Code::*;
     matches!(
         code,
-        Cancelled | DeadlineExceeded | Aborted | OutOfRange | Unavailable | DataLoss | ResourceExhausted
+        Cancelled
+            | DeadlineExceeded
+            | Aborted
+            | OutOfRange
+            | Unavailable
+            | DataLoss
+            | ResourceExhausted
     )
 }
 
@@ -353,7 +368,10 @@ pub fn to_log_record(a: &UserAction, event_name: &str, observed: SystemTime) -> 
     text("user", a.user.as_ref());
     text("host_name", a.host_name.as_ref());
     text("pos_args_json", a.pos_args_json.as_ref().map(|l| &l.value));
-    text("keyword_args_json", a.keyword_args_json.as_ref().map(|l| &l.value));
+    text(
+        "keyword_args_json",
+        a.keyword_args_json.as_ref().map(|l| &l.value),
+    );
     text("output", a.output.as_ref().map(|l| &l.value));
     text("error", a.error.as_ref().map(|l| &l.value));
     text("trace_id", a.trace_id.as_ref());
@@ -472,7 +490,16 @@ mod tests {
         let keys: Vec<_> = body.values.iter().map(|k| k.key.as_str()).collect();
         assert_eq!(
             keys,
-            ["command", "user", "host_name", "keyword_args_json", "trace_id", "span_id", "start_epoch_ms", "end_epoch_ms"]
+            [
+                "command",
+                "user",
+                "host_name",
+                "keyword_args_json",
+                "trace_id",
+                "span_id",
+                "start_epoch_ms",
+                "end_epoch_ms"
+            ]
         );
     }
 

@@ -1,0 +1,988 @@
+//! End-to-end tests of `actionlog serve`: the real binary on free loopback ports, driven by
+//! real OTLP clients (the OpenTelemetry Python SDK's gRPC and HTTP exporters, the Rust
+//! `opentelemetry-otlp` exporter), raw HTTP for bad input, and an in-test OTLP logs receiver
+//! for the log-event sink.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actionlog::UserAction;
+use actionlog::codec::LengthDelimitedReader;
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use prost::Message;
+
+// ---- harness ------------------------------------------------------------------------
+
+fn free_addr() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    l.local_addr().expect("local addr")
+}
+
+/// A running `actionlog serve`, killed on drop.
+struct Bridge {
+    child: Option<Child>,
+    grpc: SocketAddr,
+    http: SocketAddr,
+    out: PathBuf,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Bridge {
+    fn start(extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("actions.pb");
+        let log = dir.path().join("bridge.log");
+        let (grpc, http) = (free_addr(), free_addr());
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_actionlog"));
+        cmd.arg("serve")
+            .arg("--grpc-addr")
+            .arg(grpc.to_string())
+            .arg("--http-addr")
+            .arg(http.to_string());
+        if !extra.contains(&"--otlp-log-endpoint") && !extra.contains(&"--file") {
+            cmd.arg("--file").arg(&out);
+        }
+        let child = cmd
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .env_remove("ACTIONLOG_CONFIG")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start actionlog serve");
+        let b = Bridge {
+            child: Some(child),
+            grpc,
+            http,
+            out,
+            log,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(r) = http_request(b.http, "GET", "/readyz", &[], b"")
+                && r.status == 200
+                && TcpStream::connect(b.grpc).is_ok()
+            {
+                return b;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("bridge did not become ready; log:\n{}", b.log_text());
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn actions(&self) -> Vec<UserAction> {
+        read_actions(&self.out)
+    }
+
+    fn metrics(&self) -> String {
+        let r = http_request(self.http, "GET", "/metrics", &[], b"").expect("GET /metrics");
+        assert_eq!(r.status, 200);
+        String::from_utf8(r.body).expect("utf-8 metrics")
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).expect("running")
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let st = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(st.success());
+        let mut child = self.child.take().expect("running");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "bridge did not exit after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn read_actions(path: &Path) -> Vec<UserAction> {
+    let f = std::fs::File::open(path).expect("open sink file");
+    LengthDelimitedReader::new(f)
+        .map(|r| r.expect("sink file decodes"))
+        .collect()
+}
+
+/// Gets a metric sample's value (0 when absent).
+fn metric(text: &str, sample: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(sample).and_then(|v| v.strip_prefix(' ')))
+        .map_or(0.0, |v| v.trim().parse().expect("metric value"))
+}
+
+struct HttpResponse {
+    status: u16,
+    headers: BTreeMap<String, String>,
+    body: Vec<u8>,
+}
+
+/// A minimal HTTP/1.1 client (one request per connection), so the tests send exactly the
+/// bytes they mean to, broken ones included.
+fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<HttpResponse> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    s.write_all(req.as_bytes())?;
+    // The server may answer (413) before reading the whole body and close: ignore that.
+    let _ = s.write_all(body);
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no header end"))?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other("bad status line"))?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect::<BTreeMap<_, _>>();
+    let mut body = raw[split + 4..].to_vec();
+    if headers
+        .get("transfer-encoding")
+        .is_some_and(|t| t == "chunked")
+    {
+        body = dechunk(&body);
+    }
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let n = usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap_or(0);
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + n]);
+        b = &b[eol + 2 + n + 2..];
+    }
+}
+
+fn python() -> String {
+    std::env::var("ACTIONLOG_PYTHON").unwrap_or_else(|_| {
+        panic!(
+            "ACTIONLOG_PYTHON is not set: run the tests through scripts/test.sh, which creates \
+             the Python virtualenv with the OpenTelemetry SDK (tests/python/requirements.txt)"
+        )
+    })
+}
+
+fn python_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(name)
+}
+
+fn kv(k: &str, v: any_value::Value) -> KeyValue {
+    KeyValue {
+        key: k.into(),
+        value: Some(AnyValue { value: Some(v) }),
+        ..Default::default()
+    }
+}
+
+fn sv(v: &str) -> any_value::Value {
+    any_value::Value::StringValue(v.into())
+}
+
+fn action_span(n: u64, command: &str) -> Span {
+    let mut trace_id = [0u8; 16];
+    trace_id[..8].copy_from_slice(&(n + 1).to_be_bytes());
+    trace_id[15] = 0x42;
+    Span {
+        trace_id: trace_id.to_vec(),
+        span_id: (n + 1).to_be_bytes().to_vec(),
+        name: command.into(),
+        start_time_unix_nano: 1_700_000_000_000_000_000 + n * 1_000_000,
+        end_time_unix_nano: 1_700_000_000_000_000_000 + n * 1_000_000 + 5_000_000,
+        attributes: vec![
+            kv("action_log.command", sv(command)),
+            kv("enduser.id", sv(&format!("user{n}@example.com"))),
+            kv(
+                "action_log.keyword_args_json",
+                sv(&format!("{{\"n\":{n}}}")),
+            ),
+        ],
+        ..Default::default()
+    }
+}
+
+fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(opentelemetry_proto::tonic::resource::v1::Resource {
+                attributes: vec![kv("host.name", sv("rust-host"))],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+// ---- real clients -------------------------------------------------------------------
+
+fn python_client_round_trip(protocol: &str, gzip: bool) {
+    let bridge = Bridge::start(&[]);
+    let endpoint = match protocol {
+        "grpc" => format!("http://{}", bridge.grpc),
+        _ => format!("http://{}/v1/traces", bridge.http),
+    };
+    let mut cmd = Command::new(python());
+    cmd.arg(python_script("otlp_client.py"))
+        .arg(protocol)
+        .arg(&endpoint)
+        .args(["--actions", "7", "--others", "4"]);
+    if gzip {
+        cmd.arg("--gzip");
+    }
+    let out = cmd.output().expect("run the Python OTLP client");
+    assert!(
+        out.status.success(),
+        "python client failed: {}\nbridge log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        bridge.log_text()
+    );
+    let sent: serde_json::Value = serde_json::from_slice(&out.stdout).expect("client JSON");
+    let sent = sent["actions"].as_array().expect("actions").clone();
+    assert_eq!(sent.len(), 7);
+
+    let got = bridge.actions();
+    assert_eq!(
+        got.len(),
+        sent.len(),
+        "exactly the action spans come out: {got:#?}"
+    );
+    let by_span: BTreeMap<_, _> = got
+        .iter()
+        .map(|a| (a.span_id.clone().expect("span id"), a))
+        .collect();
+    for s in &sent {
+        let a = by_span
+            .get(s["span_id"].as_str().expect("span_id"))
+            .unwrap_or_else(|| panic!("action {s} missing from {got:#?}"));
+        assert_eq!(a.command.as_deref(), s["command"].as_str());
+        assert_eq!(a.user.as_deref(), s["user"].as_str());
+        assert_eq!(a.trace_id.as_deref(), s["trace_id"].as_str());
+        assert_eq!(a.host_name.as_deref(), Some("py-host"), "from the resource");
+        assert_eq!(
+            a.keyword_args_json.as_ref().map(|l| l.value.as_str()),
+            s["keyword_args_json"].as_str()
+        );
+        assert_eq!(
+            a.pos_args_json.as_ref().map(|l| l.value.as_str()),
+            Some("[]")
+        );
+        assert!(a.start_epoch_ms.is_some() && a.end_epoch_ms >= a.start_epoch_ms);
+        if s["error"].as_bool() == Some(true) {
+            let e = &a.error.as_ref().expect("error recorded").value;
+            assert!(e.starts_with("KeyError: 'missing'\nTraceback"), "{e}");
+            assert!(a.output.is_none());
+        } else {
+            assert!(a.error.is_none());
+            assert_eq!(
+                a.output.as_ref().map(|l| l.value.as_str()),
+                Some(r#"{"ok": true}"#)
+            );
+        }
+    }
+    let m = bridge.metrics();
+    assert_eq!(
+        metric(
+            &m,
+            &format!(
+                "actionlog_spans_received_total{{transport=\"{}\"}}",
+                if protocol == "grpc" { "grpc" } else { "http" }
+            )
+        ),
+        11.0,
+        "{m}"
+    );
+    assert_eq!(metric(&m, "actionlog_actions_converted_total"), 7.0, "{m}");
+    assert_eq!(
+        metric(&m, "actionlog_non_action_spans_total{outcome=\"dropped\"}"),
+        4.0,
+        "{m}"
+    );
+}
+
+#[test]
+fn python_sdk_grpc_exporter_spans_come_out_as_exactly_the_expected_actions() {
+    python_client_round_trip("grpc", false);
+}
+
+#[test]
+fn python_sdk_grpc_exporter_with_gzip() {
+    python_client_round_trip("grpc", true);
+}
+
+#[test]
+fn python_sdk_http_exporter_spans_come_out_as_exactly_the_expected_actions() {
+    python_client_round_trip("http", false);
+}
+
+#[test]
+fn python_sdk_http_exporter_with_gzip() {
+    python_client_round_trip("http", true);
+}
+
+#[test]
+fn rust_opentelemetry_otlp_exporter_spans_come_out_as_actions() {
+    use opentelemetry::KeyValue as Kv;
+    use opentelemetry::trace::{Span as _, Tracer, TracerProvider as _};
+    use opentelemetry_otlp::WithExportConfig;
+    use opentelemetry_sdk::Resource;
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+
+    let bridge = Bridge::start(&[]);
+    let rt = runtime();
+    let mut expected = BTreeMap::new();
+    rt.block_on(async {
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(format!("http://{}", bridge.grpc))
+            .build()
+            .expect("otlp exporter");
+        let provider = SdkTracerProvider::builder()
+            .with_batch_exporter(exporter)
+            .with_resource(
+                Resource::builder()
+                    .with_service_name("rust-app")
+                    .with_attribute(Kv::new("host.name", "rust-otlp-host"))
+                    .build(),
+            )
+            .build();
+        let tracer = provider.tracer("rust-app");
+        for i in 0..6 {
+            let mut span = tracer.start("_log_update_table_tags");
+            span.set_attribute(Kv::new("action_log.command", "_log_update_table_tags"));
+            span.set_attribute(Kv::new("enduser.id", format!("r{i}@example.com")));
+            span.set_attribute(Kv::new(
+                "action_log.keyword_args_json",
+                r#"{"tag":"pii","method":"PUT"}"#,
+            ));
+            let id = span.span_context().span_id().to_string();
+            span.end();
+            expected.insert(id, format!("r{i}@example.com"));
+            let mut other = tracer.start("SELECT");
+            other.set_attribute(Kv::new("db.system", "postgresql"));
+            other.end();
+        }
+        tokio::task::spawn_blocking(move || provider.shutdown())
+            .await
+            .expect("join")
+            .expect("provider shutdown");
+    });
+    let got = bridge.actions();
+    assert_eq!(got.len(), 6, "{got:#?}");
+    for a in &got {
+        let sid = a.span_id.as_deref().expect("span id");
+        assert_eq!(a.user.as_ref(), expected.get(sid), "{a:?}");
+        assert_eq!(a.command.as_deref(), Some("_log_update_table_tags"));
+        assert_eq!(a.host_name.as_deref(), Some("rust-otlp-host"));
+    }
+}
+
+// ---- response semantics and bad input ---------------------------------------------
+
+fn partial_success(body: &[u8]) -> (i64, String) {
+    let r =
+        opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse::decode(body)
+            .expect("response decodes");
+    r.partial_success
+        .map_or((0, String::new()), |p| (p.rejected_spans, p.error_message))
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+#[test]
+fn bad_http_input_gets_the_right_status_is_counted_and_the_server_keeps_serving() {
+    let bridge = Bridge::start(&["--max-body-bytes", "65536"]);
+    let pb = [("Content-Type", "application/x-protobuf")];
+    let json = [("Content-Type", "application/json")];
+    let good = request(vec![action_span(1, "_get_table_metadata")]).encode_to_vec();
+    let mut served = 0;
+    let mut check_still_serving = |bridge: &Bridge| {
+        let r = http_request(bridge.http, "POST", "/v1/traces", &pb, &good).expect("good request");
+        assert_eq!(r.status, 200, "server keeps serving after bad input");
+        served += 1;
+    };
+
+    // Truncated protobuf.
+    let r = http_request(
+        bridge.http,
+        "POST",
+        "/v1/traces",
+        &pb,
+        &good[..good.len() - 7],
+    )
+    .unwrap();
+    assert_eq!(r.status, 400);
+    let st = RpcStatus::decode(&r.body[..]).expect("google.rpc.Status body");
+    assert!(
+        st.message.contains("not a valid protobuf"),
+        "{}",
+        st.message
+    );
+    check_still_serving(&bridge);
+
+    // Invalid JSON.
+    let r = http_request(
+        bridge.http,
+        "POST",
+        "/v1/traces",
+        &json,
+        b"{\"resourceSpans\": [",
+    )
+    .unwrap();
+    assert_eq!(r.status, 400);
+    let st: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON status");
+    assert!(
+        st["message"].as_str().unwrap().contains("OTLP/JSON"),
+        "{st}"
+    );
+    check_still_serving(&bridge);
+
+    // Wrong content type.
+    let r = http_request(
+        bridge.http,
+        "POST",
+        "/v1/traces",
+        &[("Content-Type", "text/plain")],
+        &good,
+    )
+    .unwrap();
+    assert_eq!(r.status, 415);
+    assert!(String::from_utf8_lossy(&r.body).contains("unsupported content type"));
+    check_still_serving(&bridge);
+
+    // Oversized body, plain and as a gzip bomb.
+    let big = vec![b'x'; 70_000];
+    let r = http_request(bridge.http, "POST", "/v1/traces", &pb, &big).unwrap();
+    assert_eq!(r.status, 413);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&vec![0u8; 1_000_000]).unwrap();
+    let bomb = gz.finish().unwrap();
+    assert!(bomb.len() < 65536);
+    let r = http_request(
+        bridge.http,
+        "POST",
+        "/v1/traces",
+        &[
+            ("Content-Type", "application/x-protobuf"),
+            ("Content-Encoding", "gzip"),
+        ],
+        &bomb,
+    )
+    .unwrap();
+    assert_eq!(r.status, 413);
+    check_still_serving(&bridge);
+
+    // Invalid ids: partial success naming the problem, the good span still accepted.
+    let mut bad_ids = action_span(2, "_get_table_metadata");
+    bad_ids.trace_id = vec![1, 2, 3];
+    let mut zero_span = action_span(3, "_get_table_metadata");
+    zero_span.span_id = vec![0; 8];
+    let body = request(vec![
+        bad_ids,
+        zero_span,
+        action_span(4, "_search_resources"),
+    ])
+    .encode_to_vec();
+    let r = http_request(bridge.http, "POST", "/v1/traces", &pb, &body).unwrap();
+    assert_eq!(r.status, 200);
+    let (rejected, msg) = partial_success(&r.body);
+    assert_eq!(rejected, 2);
+    assert!(
+        msg.contains("invalid trace id") && msg.contains("invalid span id"),
+        "{msg}"
+    );
+
+    // Invalid ids in OTLP/JSON (not hex): the body does not decode.
+    let r = http_request(
+        bridge.http,
+        "POST",
+        "/v1/traces",
+        &json,
+        br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz","spanId":"0102030405060708","name":"x"}]}]}]}"#,
+    )
+    .unwrap();
+    assert_eq!(r.status, 400);
+
+    // Wrong attribute types: converted by the documented fallback, with warnings counted.
+    let mut typed = action_span(5, "_get_table_metadata");
+    typed.attributes = vec![
+        kv("action_log.command", sv("_get_table_metadata")),
+        kv("enduser.id", any_value::Value::IntValue(42)),
+        kv(
+            "action_log.keyword_args_json",
+            any_value::Value::BoolValue(true),
+        ),
+    ];
+    let r = http_request(
+        bridge.http,
+        "POST",
+        "/v1/traces",
+        &pb,
+        &request(vec![typed]).encode_to_vec(),
+    )
+    .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(partial_success(&r.body).0, 0);
+
+    // Empty command: rejected.
+    let mut empty = action_span(6, "");
+    empty.attributes[0] = kv("action_log.command", sv(""));
+    let r = http_request(
+        bridge.http,
+        "POST",
+        "/v1/traces",
+        &pb,
+        &request(vec![empty]).encode_to_vec(),
+    )
+    .unwrap();
+    assert_eq!(partial_success(&r.body).0, 1);
+
+    // OTLP/JSON accepted, answered in JSON.
+    let r = http_request(
+        bridge.http,
+        "POST",
+        "/v1/traces",
+        &[("Content-Type", "application/json; charset=utf-8")],
+        br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708","name":"x","startTimeUnixNano":"1700000000000000000","attributes":[{"key":"action_log.command","value":{"stringValue":"click"}},{"key":"enduser.id","value":{"stringValue":"j@example.com"}}]}]}]}]}"#,
+    )
+    .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.headers.get("content-type").map(String::as_str),
+        Some("application/json")
+    );
+    check_still_serving(&bridge);
+
+    let m = bridge.metrics();
+    let rej = |reason: &str| {
+        metric(
+            &m,
+            &format!("actionlog_requests_rejected_total{{transport=\"http\",reason=\"{reason}\"}}"),
+        )
+    };
+    assert_eq!(rej("decode_error"), 3.0, "{m}");
+    assert_eq!(rej("unsupported_media_type"), 1.0, "{m}");
+    assert_eq!(rej("too_large"), 2.0, "{m}");
+    assert_eq!(
+        metric(
+            &m,
+            "actionlog_spans_rejected_total{reason=\"invalid_trace_id\"}"
+        ),
+        1.0,
+        "{m}"
+    );
+    assert_eq!(
+        metric(
+            &m,
+            "actionlog_spans_rejected_total{reason=\"invalid_span_id\"}"
+        ),
+        1.0,
+        "{m}"
+    );
+    assert_eq!(
+        metric(
+            &m,
+            "actionlog_spans_rejected_total{reason=\"empty_command\"}"
+        ),
+        1.0,
+        "{m}"
+    );
+    assert_eq!(
+        metric(
+            &m,
+            "actionlog_convert_warnings_total{reason=\"wrong_type\"}"
+        ),
+        2.0,
+        "{m}"
+    );
+
+    let got = bridge.actions();
+    // The good request each time, the good span next to the bad ids, the typed one, JSON.
+    assert_eq!(got.len(), served + 3, "{got:#?}");
+    let typed = got
+        .iter()
+        .find(|a| a.span_id.as_deref() == Some("0000000000000006"))
+        .expect("typed span");
+    assert_eq!(typed.user.as_deref(), Some("42"));
+    assert_eq!(typed.keyword_args_json.as_ref().unwrap().value, "true");
+    assert!(got.iter().any(|a| a.command.as_deref() == Some("click")));
+}
+
+#[test]
+fn grpc_answers_partial_success_resource_exhausted_and_keeps_serving() {
+    let bridge = Bridge::start(&["--max-body-bytes", "65536"]);
+    runtime().block_on(async {
+        let mut client = TraceServiceClient::connect(format!("http://{}", bridge.grpc))
+            .await
+            .expect("connect");
+        let mut bad = action_span(2, "_get_table_metadata");
+        bad.span_id = vec![9; 3];
+        let resp = client
+            .export(request(vec![bad, action_span(1, "_get_table_metadata")]))
+            .await
+            .expect("export")
+            .into_inner();
+        let ps = resp.partial_success.expect("partial success");
+        assert_eq!(ps.rejected_spans, 1);
+        assert!(
+            ps.error_message.contains("invalid span id"),
+            "{}",
+            ps.error_message
+        );
+
+        let mut huge = action_span(3, "_get_table_metadata");
+        huge.attributes
+            .push(kv("action_log.output", sv(&"x".repeat(70_000))));
+        let err = client
+            .export(request(vec![huge]))
+            .await
+            .expect_err("too large");
+        assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err:?}");
+
+        let ok = client
+            .export(request(vec![action_span(4, "_search_resources")]))
+            .await
+            .expect("still serving")
+            .into_inner();
+        assert!(ok.partial_success.is_none());
+    });
+    let got = bridge.actions();
+    assert_eq!(got.len(), 2);
+    let m = bridge.metrics();
+    assert_eq!(
+        metric(
+            &m,
+            "actionlog_requests_rejected_total{transport=\"grpc\",reason=\"too_large\"}"
+        ),
+        1.0,
+        "{m}"
+    );
+}
+
+#[test]
+fn sink_failure_is_answered_as_retryable_unavailable_and_503() {
+    // A file sink whose file cannot be written: a directory path opened for appending fails
+    // at startup, so use /dev/full, where every write fails with ENOSPC.
+    let bridge = Bridge::start(&["--file", "/dev/full"]);
+    let body = request(vec![action_span(1, "_get_table_metadata")]).encode_to_vec();
+    let r = http_request(
+        bridge.http,
+        "POST",
+        "/v1/traces",
+        &[("Content-Type", "application/x-protobuf")],
+        &body,
+    )
+    .unwrap();
+    assert_eq!(r.status, 503);
+    assert_eq!(r.headers.get("retry-after").map(String::as_str), Some("1"));
+    runtime().block_on(async {
+        let mut client = TraceServiceClient::connect(format!("http://{}", bridge.grpc))
+            .await
+            .expect("connect");
+        let err = client
+            .export(request(vec![action_span(2, "_get_table_metadata")]))
+            .await
+            .expect_err("unavailable");
+        assert_eq!(err.code(), tonic::Code::Unavailable, "{err:?}");
+    });
+    // Non-action spans alone need no sink: still a success.
+    let other = request(vec![Span {
+        trace_id: vec![1; 16],
+        span_id: vec![1; 8],
+        name: "GET /".into(),
+        ..Default::default()
+    }])
+    .encode_to_vec();
+    let r = http_request(
+        bridge.http,
+        "POST",
+        "/v1/traces",
+        &[("Content-Type", "application/x-protobuf")],
+        &other,
+    )
+    .unwrap();
+    assert_eq!(r.status, 200);
+    let m = bridge.metrics();
+    assert_eq!(
+        metric(&m, "actionlog_sink_errors_total{kind=\"retryable\"}"),
+        2.0,
+        "{m}"
+    );
+}
+
+#[test]
+fn sigterm_with_requests_in_flight_loses_no_accepted_action() {
+    let mut bridge = Bridge::start(&[]);
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let rt = runtime();
+    let grpc = bridge.grpc;
+    let handle = {
+        let acked = acked.clone();
+        rt.spawn(async move {
+            let mut tasks = Vec::new();
+            for t in 0..6u64 {
+                let acked = acked.clone();
+                tasks.push(tokio::spawn(async move {
+                    let Ok(mut client) =
+                        TraceServiceClient::connect(format!("http://{grpc}")).await
+                    else {
+                        return;
+                    };
+                    for b in 0..10_000u64 {
+                        let base = (t * 10_000 + b) * 200;
+                        let spans: Vec<Span> = (base..base + 200)
+                            .map(|n| action_span(n, "_search_resources"))
+                            .collect();
+                        let ids: Vec<String> = spans.iter().map(|s| hex(&s.span_id)).collect();
+                        match client.export(request(spans)).await {
+                            Ok(r) if r.get_ref().partial_success.is_none() => {
+                                acked.lock().unwrap().extend(ids);
+                            }
+                            _ => return,
+                        }
+                    }
+                }));
+            }
+            for t in tasks {
+                let _ = t.await;
+            }
+        })
+    };
+    // Let traffic build up, then terminate while requests are being processed.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while acked.lock().unwrap().len() < 5_000 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let status = bridge.terminate();
+    rt.block_on(handle).expect("client tasks");
+    assert!(
+        status.success(),
+        "clean exit after SIGTERM: {status:?}\n{}",
+        bridge.log_text()
+    );
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() >= 5_000, "traffic was flowing");
+    let written: std::collections::HashSet<String> = bridge
+        .actions()
+        .into_iter()
+        .filter_map(|a| a.span_id)
+        .collect();
+    let lost: Vec<_> = acked.iter().filter(|id| !written.contains(*id)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged action(s) lost, e.g. {:?}",
+        lost.len(),
+        &lost[..lost.len().min(3)]
+    );
+    assert!(bridge.log_text().contains("sinks flushed and closed"));
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+// ---- the OTLP log-event sink ----------------------------------------------------------
+
+#[derive(Debug, Clone, Default)]
+struct LogsReceiver {
+    got: Arc<Mutex<Vec<ExportLogsServiceRequest>>>,
+    fail_first: Arc<Mutex<u32>>,
+}
+
+#[tonic::async_trait]
+impl LogsService for LogsReceiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        {
+            let mut f = self.fail_first.lock().unwrap();
+            if *f > 0 {
+                *f -= 1;
+                return Err(tonic::Status::unavailable("warming up"));
+            }
+        }
+        self.got.lock().unwrap().push(request.into_inner());
+        Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
+    }
+}
+
+async fn start_logs_receiver(recv: LogsReceiver) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(LogsServiceServer::new(recv))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+    );
+    addr
+}
+
+fn body_map(
+    r: &opentelemetry_proto::tonic::logs::v1::LogRecord,
+) -> BTreeMap<String, any_value::Value> {
+    match r.body.as_ref().and_then(|b| b.value.clone()) {
+        Some(any_value::Value::KvlistValue(l)) => l
+            .values
+            .into_iter()
+            .filter_map(|kv| Some((kv.key, kv.value?.value?)))
+            .collect(),
+        other => panic!("body is not a map: {other:?}"),
+    }
+}
+
+#[test]
+fn bridge_with_otlp_log_sink_delivers_log_events_with_the_documented_mapping() {
+    let rt = runtime();
+    let recv = LogsReceiver::default();
+    *recv.fail_first.lock().unwrap() = 1; // the sink must retry once
+    let addr = rt.block_on(start_logs_receiver(recv.clone()));
+    let bridge = Bridge::start(&["--otlp-log-endpoint", &format!("http://{addr}")]);
+    let mut failed = action_span(7, "_log_update_table_owner");
+    failed.status = Some(opentelemetry_proto::tonic::trace::v1::Status {
+        message: "PermissionError: nope".into(),
+        code: 2,
+    });
+    rt.block_on(async {
+        let mut client = TraceServiceClient::connect(format!("http://{}", bridge.grpc))
+            .await
+            .expect("connect");
+        let resp = client
+            .export(request(vec![action_span(1, "_get_table_metadata"), failed]))
+            .await
+            .expect("export")
+            .into_inner();
+        assert!(resp.partial_success.is_none());
+    });
+    let got = recv.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "one delivered request after one retry");
+    let rl = &got[0].resource_logs;
+    assert_eq!(rl.len(), 1);
+    let res: BTreeMap<_, _> = rl[0]
+        .resource
+        .as_ref()
+        .unwrap()
+        .attributes
+        .iter()
+        .map(|kv| (kv.key.clone(), kv.value.clone().unwrap().value.unwrap()))
+        .collect();
+    assert_eq!(res["host.name"], sv("rust-host"));
+    assert_eq!(res["service.name"], sv("actionlog-bridge"));
+    let records = &rl[0].scope_logs[0].log_records;
+    assert_eq!(records.len(), 2);
+    let r = &records[0];
+    assert_eq!(r.event_name, "actionlog.user_action");
+    assert_eq!(r.time_unix_nano, 1_700_000_000_001_000_000);
+    assert_eq!(r.span_id, 2u64.to_be_bytes().to_vec());
+    assert_eq!(r.trace_id, action_span(1, "x").trace_id);
+    let attrs: BTreeMap<_, _> = r
+        .attributes
+        .iter()
+        .map(|kv| (kv.key.clone(), kv.value.clone().unwrap().value.unwrap()))
+        .collect();
+    assert_eq!(attrs["enduser.id"], sv("user1@example.com"));
+    assert_eq!(attrs["action_log.command"], sv("_get_table_metadata"));
+    let body = body_map(r);
+    assert_eq!(body["command"], sv("_get_table_metadata"));
+    assert_eq!(body["user"], sv("user1@example.com"));
+    assert_eq!(body["keyword_args_json"], sv("{\"n\":1}"));
+    assert_eq!(
+        body["start_epoch_ms"],
+        any_value::Value::IntValue(1_700_000_000_001)
+    );
+    assert_eq!(
+        body["end_epoch_ms"],
+        any_value::Value::IntValue(1_700_000_000_006)
+    );
+    assert_eq!(r.severity_text, "INFO");
+    let e = &records[1];
+    assert_eq!(e.severity_text, "ERROR");
+    assert_eq!(body_map(e)["error"], sv("PermissionError: nope"));
+}
