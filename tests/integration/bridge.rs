@@ -986,3 +986,133 @@ fn bridge_with_otlp_log_sink_delivers_log_events_with_the_documented_mapping() {
     assert_eq!(e.severity_text, "ERROR");
     assert_eq!(body_map(e)["error"], sv("PermissionError: nope"));
 }
+
+// ---- forwarding and configuration -------------------------------------------------------
+
+#[derive(Debug, Clone, Default)]
+struct TracesReceiver {
+    got: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
+}
+
+#[tonic::async_trait]
+impl opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceService
+    for TracesReceiver
+{
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<
+        tonic::Response<opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse>,
+        tonic::Status,
+    > {
+        self.got.lock().unwrap().push(request.into_inner());
+        Ok(tonic::Response::new(Default::default()))
+    }
+}
+
+#[test]
+fn non_action_spans_are_forwarded_unchanged_to_the_downstream_endpoint() {
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer;
+    let rt = runtime();
+    let recv = TracesReceiver::default();
+    let downstream = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(TraceServiceServer::new(recv.clone()))
+                .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+        );
+        addr
+    });
+    let bridge = Bridge::start(&["--forward-endpoint", &format!("http://{downstream}")]);
+    let other = Span {
+        trace_id: vec![5; 16],
+        span_id: vec![6; 8],
+        name: "GET /api/search".into(),
+        attributes: vec![kv("http.route", sv("/api/search"))],
+        ..Default::default()
+    };
+    let req = request(vec![action_span(1, "_search_resources"), other.clone()]);
+    let r = http_request(
+        bridge.http,
+        "POST",
+        "/v1/traces",
+        &[("Content-Type", "application/x-protobuf")],
+        &req.encode_to_vec(),
+    )
+    .unwrap();
+    assert_eq!(r.status, 200);
+    let got = recv.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    let rs = &got[0].resource_spans[0];
+    assert_eq!(rs.resource, req.resource_spans[0].resource, "resource kept");
+    assert_eq!(rs.scope_spans[0].spans, vec![other], "only the non-action span, unchanged");
+    assert_eq!(bridge.actions().len(), 1);
+    let m = bridge.metrics();
+    assert_eq!(metric(&m, "actionlog_non_action_spans_total{outcome=\"forwarded\"}"), 1.0, "{m}");
+}
+
+#[test]
+fn print_config_shows_the_effective_configuration_with_secrets_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bridge.toml");
+    std::fs::write(
+        &path,
+        r#"
+[server]
+grpc_addr = "0.0.0.0:4317"
+http_addr = "0.0.0.0:4318"
+
+[[sinks]]
+type = "otlp_log"
+endpoint = "http://collector:4317"
+headers = { api-key = "file-secret" }
+
+[[sinks]]
+type = "file"
+path = "/var/lib/actionlog/actions.pb"
+"#,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_actionlog"))
+        .args(["serve", "--print-config", "--grpc-addr", "127.0.0.1:9999"])
+        .arg("--config")
+        .arg(&path)
+        .env("ACTIONLOG_HTTP_ADDR", "127.0.0.1:8888")
+        .env("OTEL_EXPORTER_OTLP_HEADERS", "x-env-key=env-secret")
+        .env("OTEL_SERVICE_NAME", "catalog-bridge")
+        .output()
+        .expect("run print-config");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("grpc_addr = \"127.0.0.1:9999\""), "flag wins: {text}");
+    assert!(text.contains("http_addr = \"127.0.0.1:8888\""), "env wins over file: {text}");
+    assert!(text.contains("service_name = \"catalog-bridge\""), "OTEL_SERVICE_NAME: {text}");
+    assert!(text.contains("api-key = \"<redacted>\"") && text.contains("x-env-key = \"<redacted>\""), "{text}");
+    assert!(!text.contains("secret"), "secrets never printed: {text}");
+    // What it printed is itself a valid configuration file.
+    let again = dir.path().join("again.toml");
+    std::fs::write(&again, &text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_actionlog"))
+        .args(["serve", "--print-config", "--config"])
+        .arg(&again)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_bad_config_file_is_a_clear_startup_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "[server]\nmax_body_byte = 5\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_actionlog"))
+        .args(["serve", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("max_body_byte"), "{err}");
+}
