@@ -46,6 +46,9 @@ pub(crate) struct Args {
     /// sinks).
     #[arg(long)]
     otlp_log_endpoint: Option<String>,
+    /// Protocol of --otlp-log-endpoint: grpc or http/protobuf [default: grpc].
+    #[arg(long, requires = "otlp_log_endpoint")]
+    otlp_log_protocol: Option<crate::sink::otlp_log::LogProtocol>,
 }
 
 /// Loads the configuration, then serves until SIGTERM/SIGINT.
@@ -64,6 +67,7 @@ pub(crate) fn run(args: Args) -> CliResult {
     if let Some(endpoint) = args.otlp_log_endpoint {
         sinks.push(SinkConfig::OtlpLog(crate::sink::OtlpLogConfig {
             endpoint: Some(endpoint),
+            protocol: args.otlp_log_protocol,
             ..Default::default()
         }));
     }

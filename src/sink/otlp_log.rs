@@ -1,5 +1,5 @@
 //! A sink that sends each [`UserAction`] to an OpenTelemetry Collector as an OTLP log record
-//! (an event), over OTLP/gRPC.
+//! (an event), over OTLP/gRPC or OTLP/HTTP (protobuf).
 //!
 //! The mapping ([`to_log_record`], documented in `docs/bridge.md`):
 //! - `event_name`: the configured name (default [`DEFAULT_EVENT_NAME`]);
@@ -13,23 +13,32 @@
 //! - resource: `host.name` (the action's host; records are grouped by it) and
 //!   `service.name`.
 //!
-//! Retryable gRPC codes are retried with exponential backoff up to `max_retries` times;
+//! Retryable gRPC codes (and HTTP 429/502/503/504, honouring `Retry-After`) are retried with exponential backoff up to `max_retries` times;
 //! after that the batch fails as [`SinkError::Unavailable`], so the bridge answers its own
 //! client with a retryable status.
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::io::Write;
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::common::v1::{
     AnyValue, InstrumentationScope, KeyValue, KeyValueList, any_value,
 };
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs, SeverityNumber};
 use opentelemetry_proto::tonic::resource::v1::Resource;
+use prost::Message;
 use serde::{Deserialize, Serialize};
 use tonic::codec::CompressionEncoding;
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
@@ -44,6 +53,33 @@ use crate::proto::UserAction;
 pub const DEFAULT_EVENT_NAME: &str = "actionlog.user_action";
 /// The default collector endpoint (OTLP/gRPC).
 pub const DEFAULT_LOGS_ENDPOINT: &str = "http://127.0.0.1:4317";
+/// The default collector endpoint (OTLP/HTTP); `/v1/logs` is appended.
+pub const DEFAULT_LOGS_HTTP_ENDPOINT: &str = "http://127.0.0.1:4318";
+
+/// The OTLP transport of [`OtlpLogSink`], named as `OTEL_EXPORTER_OTLP_PROTOCOL` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum LogProtocol {
+    /// OTLP/gRPC (`grpc`).
+    #[default]
+    #[serde(rename = "grpc")]
+    Grpc,
+    /// OTLP/HTTP with protobuf bodies (`http/protobuf`).
+    #[serde(rename = "http/protobuf")]
+    HttpProtobuf,
+}
+
+impl FromStr for LogProtocol {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "grpc" => Ok(LogProtocol::Grpc),
+            "http/protobuf" => Ok(LogProtocol::HttpProtobuf),
+            other => Err(format!(
+                "unsupported OTLP protocol {other:?} (expected grpc or http/protobuf)"
+            )),
+        }
+    }
+}
 /// The default `service.name` of the resource.
 pub const DEFAULT_SERVICE_NAME: &str = "actionlog-bridge";
 
@@ -51,7 +87,11 @@ pub const DEFAULT_SERVICE_NAME: &str = "actionlog-bridge";
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OtlpLogConfig {
-    /// Collector OTLP/gRPC endpoint; falls back to `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`, then
+    /// `grpc` (default) or `http/protobuf`; `OTEL_EXPORTER_OTLP_LOGS_PROTOCOL` /
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL` apply when the file does not set it.
+    pub protocol: Option<LogProtocol>,
+    /// Collector endpoint (for HTTP, a base URL to which `/v1/logs` is appended unless it
+    /// already ends with it); falls back to `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`, then
     /// `OTEL_EXPORTER_OTLP_ENDPOINT`, then [`DEFAULT_LOGS_ENDPOINT`].
     pub endpoint: Option<String>,
     /// Request metadata (API keys...): secret, never printed. Merged with
@@ -77,6 +117,7 @@ pub struct OtlpLogConfig {
 impl Default for OtlpLogConfig {
     fn default() -> Self {
         Self {
+            protocol: None,
             endpoint: None,
             headers: BTreeMap::new(),
             timeout_secs: None,
@@ -94,6 +135,7 @@ impl fmt::Debug for OtlpLogConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Headers carry credentials: Debug output ends up in logs.
         f.debug_struct("OtlpLogConfig")
+            .field("protocol", &self.protocol)
             .field("endpoint", &self.endpoint)
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
             .field("timeout_secs", &self.timeout_secs)
@@ -124,6 +166,17 @@ impl OtlpLogConfig {
             vars.iter()
                 .find_map(|v| env(v).filter(|s| !s.trim().is_empty()).map(|s| (*v, s)))
         };
+        if self.protocol.is_none()
+            && let Some((var, p)) = first(&[
+                "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
+                "OTEL_EXPORTER_OTLP_PROTOCOL",
+            ])
+        {
+            self.protocol = Some(p.parse().map_err(|message| ConfigError::Env {
+                var: var.to_owned(),
+                message,
+            })?);
+        }
         if self.endpoint.is_none()
             && let Some((_, e)) = first(&[
                 "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
@@ -186,61 +239,229 @@ pub enum OtlpLogSinkError {
     Header(String),
 }
 
-/// Sends actions as OTLP log records to a collector over gRPC. See the module docs.
+/// Sends actions as OTLP log records to a collector over gRPC or HTTP. See the module docs.
 pub struct OtlpLogSink {
-    client: LogsServiceClient<Channel>,
-    metadata: MetadataMap,
+    transport: Transport,
     cfg: OtlpLogConfig,
     endpoint: String,
+}
+
+enum Transport {
+    Grpc {
+        client: LogsServiceClient<Channel>,
+        metadata: MetadataMap,
+    },
+    Http {
+        client: HttpClient<HttpConnector, Full<Bytes>>,
+        uri: http::Uri,
+        headers: http::HeaderMap,
+    },
 }
 
 impl fmt::Debug for OtlpLogSink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OtlpLogSink")
             .field("endpoint", &self.endpoint)
+            .field("protocol", &self.cfg.protocol)
             .finish_non_exhaustive()
     }
+}
+
+/// One failed attempt.
+struct AttemptError {
+    retryable: bool,
+    message: String,
+    /// The server's `Retry-After`, when it sent one.
+    retry_after: Option<Duration>,
 }
 
 impl OtlpLogSink {
     /// Creates the sink. The connection is made lazily, on the first write, so a collector
     /// that starts after the bridge is fine. Must be called inside a tokio runtime.
     pub fn new(cfg: OtlpLogConfig) -> Result<Self, OtlpLogSinkError> {
-        let endpoint = cfg
-            .endpoint
-            .clone()
-            .unwrap_or_else(|| DEFAULT_LOGS_ENDPOINT.to_owned());
-        let ep = Endpoint::from_str(&endpoint).map_err(|e| OtlpLogSinkError::Endpoint {
-            endpoint: endpoint.clone(),
-            message: e.to_string(),
-        })?;
-        let channel = ep.timeout(cfg.timeout()).connect_lazy();
-        let mut client = LogsServiceClient::new(channel);
-        if cfg.gzip {
-            client = client.send_compressed(CompressionEncoding::Gzip);
-        }
-        client = client.accept_compressed(CompressionEncoding::Gzip);
-        let mut metadata = MetadataMap::new();
-        for (k, v) in &cfg.headers {
-            let name = MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
-                .map_err(|_| OtlpLogSinkError::Header(k.clone()))?;
-            let value = MetadataValue::try_from(v.as_str())
-                .map_err(|_| OtlpLogSinkError::Header(k.clone()))?;
-            metadata.insert(name, value);
-        }
+        let bad_endpoint = |endpoint: &str, message: String| OtlpLogSinkError::Endpoint {
+            endpoint: endpoint.to_owned(),
+            message,
+        };
+        let (endpoint, transport) = match cfg.protocol.unwrap_or_default() {
+            LogProtocol::Grpc => {
+                let endpoint = cfg
+                    .endpoint
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_LOGS_ENDPOINT.to_owned());
+                let ep = Endpoint::from_str(&endpoint)
+                    .map_err(|e| bad_endpoint(&endpoint, e.to_string()))?;
+                let channel = ep.timeout(cfg.timeout()).connect_lazy();
+                let mut client = LogsServiceClient::new(channel);
+                if cfg.gzip {
+                    client = client.send_compressed(CompressionEncoding::Gzip);
+                }
+                client = client.accept_compressed(CompressionEncoding::Gzip);
+                let mut metadata = MetadataMap::new();
+                for (k, v) in &cfg.headers {
+                    let name = MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
+                        .map_err(|_| OtlpLogSinkError::Header(k.clone()))?;
+                    let value = MetadataValue::try_from(v.as_str())
+                        .map_err(|_| OtlpLogSinkError::Header(k.clone()))?;
+                    metadata.insert(name, value);
+                }
+                (endpoint, Transport::Grpc { client, metadata })
+            }
+            LogProtocol::HttpProtobuf => {
+                let base = cfg
+                    .endpoint
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_LOGS_HTTP_ENDPOINT.to_owned());
+                let endpoint = http_logs_url(&base);
+                let uri: http::Uri = endpoint
+                    .parse()
+                    .map_err(|e: http::uri::InvalidUri| bad_endpoint(&endpoint, e.to_string()))?;
+                if uri.scheme_str() != Some("http") {
+                    return Err(bad_endpoint(
+                        &endpoint,
+                        "only http:// is supported (put TLS in front with a collector)".into(),
+                    ));
+                }
+                let mut headers = http::HeaderMap::new();
+                for (k, v) in &cfg.headers {
+                    let name = http::HeaderName::from_bytes(k.as_bytes())
+                        .map_err(|_| OtlpLogSinkError::Header(k.clone()))?;
+                    let value = http::HeaderValue::from_str(v)
+                        .map_err(|_| OtlpLogSinkError::Header(k.clone()))?;
+                    headers.insert(name, value);
+                }
+                let client = HttpClient::builder(TokioExecutor::new()).build_http();
+                (
+                    endpoint,
+                    Transport::Http {
+                        client,
+                        uri,
+                        headers,
+                    },
+                )
+            }
+        };
         Ok(Self {
-            client,
-            metadata,
+            transport,
             cfg,
             endpoint,
         })
     }
 
-    fn unavailable(&self, message: String) -> SinkError {
-        SinkError::Unavailable {
-            sink: format!("otlp_log:{}", self.endpoint),
-            message,
+    fn sink_name(&self) -> String {
+        format!("otlp_log:{}", self.endpoint)
+    }
+
+    /// One attempt; `Ok` carries the partial-success rejection count and message.
+    async fn attempt(
+        &self,
+        request: &ExportLogsServiceRequest,
+    ) -> Result<(i64, String), AttemptError> {
+        let timeout = self.cfg.timeout();
+        match &self.transport {
+            Transport::Grpc { client, metadata } => {
+                let mut req = tonic::Request::new(request.clone());
+                *req.metadata_mut() = metadata.clone();
+                req.set_timeout(timeout);
+                let mut client = client.clone();
+                let status = match tokio::time::timeout(timeout, client.export(req)).await {
+                    Ok(Ok(resp)) => {
+                        let p = resp.into_inner().partial_success.unwrap_or_default();
+                        return Ok((p.rejected_log_records, p.error_message));
+                    }
+                    Ok(Err(status)) => status,
+                    Err(_) => tonic::Status::deadline_exceeded("attempt timed out"),
+                };
+                Err(AttemptError {
+                    retryable: retryable(status.code()),
+                    message: format!("{:?}: {}", status.code(), status.message()),
+                    retry_after: None,
+                })
+            }
+            Transport::Http {
+                client,
+                uri,
+                headers,
+            } => {
+                let mut body = request.encode_to_vec();
+                let mut req = http::Request::post(uri.clone())
+                    .header(http::header::CONTENT_TYPE, "application/x-protobuf");
+                if self.cfg.gzip {
+                    let mut gz =
+                        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                    if gz.write_all(&body).is_ok()
+                        && let Ok(compressed) = gz.finish()
+                    {
+                        body = compressed;
+                        req = req.header(http::header::CONTENT_ENCODING, "gzip");
+                    }
+                }
+                let mut req = req
+                    .body(Full::new(Bytes::from(body)))
+                    .map_err(|e| AttemptError {
+                        retryable: false,
+                        message: e.to_string(),
+                        retry_after: None,
+                    })?;
+                req.headers_mut().extend(headers.clone());
+                let exchange = async {
+                    let resp = client.request(req).await.map_err(|e| AttemptError {
+                        retryable: true,
+                        message: format!("connection: {e}"),
+                        retry_after: None,
+                    })?;
+                    let status = resp.status();
+                    let retry_after = resp
+                        .headers()
+                        .get(http::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map(Duration::from_secs);
+                    let bytes = resp
+                        .into_body()
+                        .collect()
+                        .await
+                        .map_err(|e| AttemptError {
+                            retryable: true,
+                            message: format!("reading the response: {e}"),
+                            retry_after: None,
+                        })?
+                        .to_bytes();
+                    if status.is_success() {
+                        let p = ExportLogsServiceResponse::decode(bytes)
+                            .ok()
+                            .and_then(|r| r.partial_success)
+                            .unwrap_or_default();
+                        return Ok((p.rejected_log_records, p.error_message));
+                    }
+                    Err(AttemptError {
+                        // The OTLP/HTTP specification's retryable answers.
+                        retryable: matches!(status.as_u16(), 429 | 502 | 503 | 504),
+                        message: format!("HTTP {status}"),
+                        retry_after,
+                    })
+                };
+                match tokio::time::timeout(timeout, exchange).await {
+                    Ok(r) => r,
+                    Err(_) => Err(AttemptError {
+                        retryable: true,
+                        message: "attempt timed out".into(),
+                        retry_after: None,
+                    }),
+                }
+            }
         }
+    }
+}
+
+/// The OTLP/HTTP logs URL for an endpoint: used as is when it already ends in `/v1/logs`,
+/// otherwise taken as a base URL to which `/v1/logs` is appended (as the specification says
+/// for `OTEL_EXPORTER_OTLP_ENDPOINT`).
+fn http_logs_url(endpoint: &str) -> String {
+    if endpoint.ends_with("/v1/logs") {
+        endpoint.to_owned()
+    } else {
+        format!("{}/v1/logs", endpoint.trim_end_matches('/'))
     }
 }
 
@@ -276,55 +497,39 @@ impl Sink for OtlpLogSink {
             .unwrap_or(DEFAULT_SERVICE_NAME);
         let request = to_request(actions, &self.cfg.event_name, service, SystemTime::now());
         let mut backoff = Duration::from_millis(self.cfg.initial_backoff_ms);
+        let max_backoff = Duration::from_millis(self.cfg.max_backoff_ms);
         let mut attempt = 0u32;
         loop {
-            let mut req = tonic::Request::new(request.clone());
-            *req.metadata_mut() = self.metadata.clone();
-            req.set_timeout(self.cfg.timeout());
-            let mut client = self.client.clone();
-            let status = match tokio::time::timeout(self.cfg.timeout(), client.export(req)).await {
-                Ok(Ok(resp)) => {
-                    let rejected = resp
-                        .get_ref()
-                        .partial_success
-                        .as_ref()
-                        .map_or(0, |p| p.rejected_log_records);
-                    if rejected > 0 {
-                        let message = resp
-                            .get_ref()
-                            .partial_success
-                            .as_ref()
-                            .map(|p| p.error_message.clone())
-                            .unwrap_or_default();
-                        return Err(SinkError::Rejected {
-                            sink: format!("otlp_log:{}", self.endpoint),
-                            count: usize::try_from(rejected).unwrap_or(actions.len()),
-                            message,
-                        });
-                    }
-                    return Ok(());
+            let err = match self.attempt(&request).await {
+                Ok((0, _)) => return Ok(()),
+                Ok((rejected, message)) => {
+                    return Err(SinkError::Rejected {
+                        sink: self.sink_name(),
+                        count: usize::try_from(rejected).unwrap_or(actions.len()),
+                        message,
+                    });
                 }
-                Ok(Err(status)) => status,
-                Err(_) => tonic::Status::deadline_exceeded("attempt timed out"),
+                Err(e) => e,
             };
-            if !retryable(status.code()) {
+            if !err.retryable {
                 return Err(SinkError::Rejected {
-                    sink: format!("otlp_log:{}", self.endpoint),
+                    sink: self.sink_name(),
                     count: actions.len(),
-                    message: format!("{:?}: {}", status.code(), status.message()),
+                    message: err.message,
                 });
             }
             if attempt >= self.cfg.max_retries {
-                return Err(self.unavailable(format!(
-                    "{:?}: {} (after {} attempt(s))",
-                    status.code(),
-                    status.message(),
-                    attempt + 1
-                )));
+                return Err(SinkError::Unavailable {
+                    sink: self.sink_name(),
+                    message: format!("{} (after {} attempt(s))", err.message, attempt + 1),
+                });
             }
-            tracing::debug!(code = ?status.code(), attempt, "otlp_log sink: retrying");
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_millis(self.cfg.max_backoff_ms));
+            tracing::debug!(error = %err.message, attempt, "otlp_log sink: retrying");
+            let wait = err
+                .retry_after
+                .map_or(backoff, |r| r.min(max_backoff).max(backoff));
+            tokio::time::sleep(wait).await;
+            backoff = (backoff * 2).min(max_backoff);
             attempt += 1;
         }
     }

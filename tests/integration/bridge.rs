@@ -1002,7 +1002,9 @@ impl opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::Tra
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<
-        tonic::Response<opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse>,
+        tonic::Response<
+            opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse,
+        >,
         tonic::Status,
     > {
         self.got.lock().unwrap().push(request.into_inner());
@@ -1016,7 +1018,9 @@ fn non_action_spans_are_forwarded_unchanged_to_the_downstream_endpoint() {
     let rt = runtime();
     let recv = TracesReceiver::default();
     let downstream = rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(
             tonic::transport::Server::builder()
@@ -1047,10 +1051,21 @@ fn non_action_spans_are_forwarded_unchanged_to_the_downstream_endpoint() {
     assert_eq!(got.len(), 1);
     let rs = &got[0].resource_spans[0];
     assert_eq!(rs.resource, req.resource_spans[0].resource, "resource kept");
-    assert_eq!(rs.scope_spans[0].spans, vec![other], "only the non-action span, unchanged");
+    assert_eq!(
+        rs.scope_spans[0].spans,
+        vec![other],
+        "only the non-action span, unchanged"
+    );
     assert_eq!(bridge.actions().len(), 1);
     let m = bridge.metrics();
-    assert_eq!(metric(&m, "actionlog_non_action_spans_total{outcome=\"forwarded\"}"), 1.0, "{m}");
+    assert_eq!(
+        metric(
+            &m,
+            "actionlog_non_action_spans_total{outcome=\"forwarded\"}"
+        ),
+        1.0,
+        "{m}"
+    );
 }
 
 #[test]
@@ -1084,12 +1099,28 @@ path = "/var/lib/actionlog/actions.pb"
         .env("OTEL_SERVICE_NAME", "catalog-bridge")
         .output()
         .expect("run print-config");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("grpc_addr = \"127.0.0.1:9999\""), "flag wins: {text}");
-    assert!(text.contains("http_addr = \"127.0.0.1:8888\""), "env wins over file: {text}");
-    assert!(text.contains("service_name = \"catalog-bridge\""), "OTEL_SERVICE_NAME: {text}");
-    assert!(text.contains("api-key = \"<redacted>\"") && text.contains("x-env-key = \"<redacted>\""), "{text}");
+    assert!(
+        text.contains("grpc_addr = \"127.0.0.1:9999\""),
+        "flag wins: {text}"
+    );
+    assert!(
+        text.contains("http_addr = \"127.0.0.1:8888\""),
+        "env wins over file: {text}"
+    );
+    assert!(
+        text.contains("service_name = \"catalog-bridge\""),
+        "OTEL_SERVICE_NAME: {text}"
+    );
+    assert!(
+        text.contains("api-key = \"<redacted>\"") && text.contains("x-env-key = \"<redacted>\""),
+        "{text}"
+    );
     assert!(!text.contains("secret"), "secrets never printed: {text}");
     // What it printed is itself a valid configuration file.
     let again = dir.path().join("again.toml");
@@ -1099,7 +1130,11 @@ path = "/var/lib/actionlog/actions.pb"
         .arg(&again)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -1115,4 +1150,107 @@ fn a_bad_config_file_is_a_clear_startup_error() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("max_body_byte"), "{err}");
+}
+
+#[test]
+fn otlp_log_sink_over_http_retries_503_then_delivers_gzip_protobuf() {
+    use actionlog::sink::otlp_log::LogProtocol;
+    use actionlog::sink::{OtlpLogConfig, OtlpLogSink, Sink};
+    use axum::http::{HeaderMap, StatusCode};
+
+    let seen: Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>> = Arc::default();
+    let rt = runtime();
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen2 = seen.clone();
+        let app = axum::Router::new().route(
+            "/v1/logs",
+            axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
+                let seen = seen2.clone();
+                async move {
+                    let mut s = seen.lock().unwrap();
+                    s.push((headers, body.to_vec()));
+                    if s.len() == 1 {
+                        (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            [("retry-after", "0")],
+                            Vec::new(),
+                        )
+                    } else {
+                        (
+                            StatusCode::OK,
+                            [("content-type", "application/x-protobuf")],
+                            ExportLogsServiceResponse::default().encode_to_vec(),
+                        )
+                    }
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+
+        let mut headers = BTreeMap::new();
+        headers.insert("api-key".to_owned(), "k1".to_owned());
+        let sink = OtlpLogSink::new(OtlpLogConfig {
+            protocol: Some(LogProtocol::HttpProtobuf),
+            endpoint: Some(format!("http://{addr}")),
+            headers,
+            gzip: true,
+            initial_backoff_ms: 10,
+            service_name: Some("svc".into()),
+            ..Default::default()
+        })
+        .expect("sink");
+        let action = UserAction {
+            command: Some("_log_update_bookmark".into()),
+            user: Some("ada@example.com".into()),
+            host_name: Some("web-1".into()),
+            start_epoch_ms: Some(1_700_000_000_000),
+            trace_id: Some("0102030405060708090a0b0c0d0e0f10".into()),
+            span_id: Some("0102030405060708".into()),
+            ..Default::default()
+        };
+        sink.write(std::slice::from_ref(&action))
+            .await
+            .expect("delivered after a retry");
+    });
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2);
+    let (headers, body) = &seen[1];
+    assert_eq!(headers["content-type"], "application/x-protobuf");
+    assert_eq!(headers["content-encoding"], "gzip");
+    assert_eq!(headers["api-key"], "k1");
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(&body[..])
+        .read_to_end(&mut raw)
+        .unwrap();
+    let req = ExportLogsServiceRequest::decode(&raw[..]).unwrap();
+    let r = &req.resource_logs[0].scope_logs[0].log_records[0];
+    assert_eq!(r.event_name, "actionlog.user_action");
+    assert_eq!(r.span_id, vec![1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(body_map(r)["command"], sv("_log_update_bookmark"));
+}
+
+#[test]
+fn otlp_log_sink_gives_up_as_retryable_and_refuses_final_errors() {
+    use actionlog::sink::{OtlpLogConfig, OtlpLogSink, Sink};
+    let rt = runtime();
+    rt.block_on(async {
+        // Nothing listens there: connection refused, retried, then Unavailable.
+        let dead = free_addr();
+        let sink = OtlpLogSink::new(OtlpLogConfig {
+            endpoint: Some(format!("http://{dead}")),
+            max_retries: 2,
+            initial_backoff_ms: 5,
+            timeout_secs: Some(2.0),
+            ..Default::default()
+        })
+        .expect("sink");
+        let err = sink
+            .write(&[UserAction::default()])
+            .await
+            .expect_err("nobody listens");
+        assert!(err.is_retryable(), "{err}");
+        assert!(err.to_string().contains("after 3 attempt(s)"), "{err}");
+    });
 }
