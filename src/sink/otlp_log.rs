@@ -252,7 +252,8 @@ enum Transport {
         metadata: MetadataMap,
     },
     Http {
-        client: HttpClient<HttpConnector, Full<Bytes>>,
+        // Boxed: the hyper client is several times the size of the gRPC variant.
+        client: Box<HttpClient<HttpConnector, Full<Bytes>>>,
         uri: http::Uri,
         headers: http::HeaderMap,
     },
@@ -330,7 +331,7 @@ impl OtlpLogSink {
                         .map_err(|_| OtlpLogSinkError::Header(k.clone()))?;
                     headers.insert(name, value);
                 }
-                let client = HttpClient::builder(TokioExecutor::new()).build_http();
+                let client = Box::new(HttpClient::builder(TokioExecutor::new()).build_http());
                 (
                     endpoint,
                     Transport::Http {
