@@ -1158,7 +1158,8 @@ fn otlp_log_sink_over_http_retries_503_then_delivers_gzip_protobuf() {
     use actionlog::sink::{OtlpLogConfig, OtlpLogSink, Sink};
     use axum::http::{HeaderMap, StatusCode};
 
-    let seen: Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>> = Arc::default();
+    type Seen = Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>;
+    let seen: Seen = Arc::default();
     let rt = runtime();
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
