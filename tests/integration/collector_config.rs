@@ -61,7 +61,10 @@ fn every_file_parses_and_is_explained_in_the_readme() {
         "otlp_proto",
         "collector-config/",
     ] {
-        assert!(docs.contains(documented), "docs/bridge.md does not document {documented}");
+        assert!(
+            docs.contains(documented),
+            "docs/bridge.md does not document {documented}"
+        );
     }
     let yamls = files(".yaml");
     assert_eq!(yamls.len(), 2, "{yamls:?}");
@@ -76,7 +79,11 @@ fn every_file_parses_and_is_explained_in_the_readme() {
             for kind in ["receivers", "processors", "exporters"] {
                 for name in p[kind].as_array().into_iter().flatten() {
                     let name = name.as_str().unwrap();
-                    assert!(doc[kind].get(name).is_some(), "{}: {kind} {name} undefined", f.display());
+                    assert!(
+                        doc[kind].get(name).is_some(),
+                        "{}: {kind} {name} undefined",
+                        f.display()
+                    );
                 }
             }
         }
@@ -95,13 +102,28 @@ fn apps_to_collector_to_bridge_filters_on_the_command_and_targets_the_bridge_por
         filter.as_str().unwrap(),
         format!("attributes[\"{}\"] == nil", convention::COMMAND)
     );
-    let bridge = doc["exporters"]["otlp/actionlog_bridge"]["endpoint"].as_str().unwrap();
-    assert_eq!(port(bridge), port(DEFAULT_GRPC_ADDR), "the bridge's documented gRPC port");
+    let bridge = doc["exporters"]["otlp/actionlog_bridge"]["endpoint"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        port(bridge),
+        port(DEFAULT_GRPC_ADDR),
+        "the bridge's documented gRPC port"
+    );
     let recv = &doc["receivers"]["otlp"]["protocols"];
-    assert_eq!(port(recv["grpc"]["endpoint"].as_str().unwrap()), port(DEFAULT_GRPC_ADDR));
-    assert_eq!(port(recv["http"]["endpoint"].as_str().unwrap()), port(DEFAULT_HTTP_ADDR));
+    assert_eq!(
+        port(recv["grpc"]["endpoint"].as_str().unwrap()),
+        port(DEFAULT_GRPC_ADDR)
+    );
+    assert_eq!(
+        port(recv["http"]["endpoint"].as_str().unwrap()),
+        port(DEFAULT_HTTP_ADDR)
+    );
     let actions = &doc["service"]["pipelines"]["traces/actions"];
-    assert_eq!(actions["exporters"], serde_json::json!(["otlp/actionlog_bridge"]));
+    assert_eq!(
+        actions["exporters"],
+        serde_json::json!(["otlp/actionlog_bridge"])
+    );
     assert_eq!(actions["processors"][0], "filter/action_spans_only");
 }
 
@@ -115,7 +137,9 @@ fn bridge_to_collector_matches_the_bridge_sink_configuration() {
     };
     assert_eq!(sink.protocol, Some(LogProtocol::Grpc));
     assert_eq!(sink.event_name, DEFAULT_EVENT_NAME);
-    let grpc = doc["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"].as_str().unwrap();
+    let grpc = doc["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"]
+        .as_str()
+        .unwrap();
     assert_eq!(port(sink.endpoint.as_deref().unwrap()), port(grpc));
     assert_eq!(doc["exporters"]["kafka"]["logs"]["encoding"], "otlp_proto");
     assert!(doc["exporters"]["file"]["path"].is_string());

@@ -1,2 +1,3 @@
+mod amundsen_plugin;
 mod bridge;
 mod collector_config;
