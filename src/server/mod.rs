@@ -244,6 +244,7 @@ impl Ingest {
                 self.metrics.actions_converted(out.converted);
             }
             Err(None) => {
+                tracing::warn!(timeout = ?self.sink_timeout, actions = actions.len(), "sink write timed out");
                 self.metrics.sink_error("timeout");
                 return Err(IngestError::Unavailable(format!(
                     "sinks did not accept the batch within {:?}",
@@ -255,10 +256,12 @@ impl Ingest {
             {
                 // Only a sink's explicit, final refusal is final; anything else (I/O errors,
                 // a sink shutting down) may pass on a retry.
+                tracing::warn!(error = %e, actions = actions.len(), "sink write failed; answering retryable");
                 self.metrics.sink_error("retryable");
                 return Err(IngestError::Unavailable(e.to_string()));
             }
             Err(Some(e)) => {
+                tracing::warn!(error = %e, actions = actions.len(), "sink refused the batch for good");
                 self.metrics.sink_error("rejected");
                 let n = actions.len() as i64;
                 self.metrics.spans_rejected("sink_rejected", n as u64);
@@ -281,6 +284,7 @@ impl Ingest {
             }
         }
         if out.rejected > 0 {
+            tracing::debug!(rejected = out.rejected, errors = ?errors, "partial success");
             out.message = format!("{} span(s) rejected: {}", out.rejected, errors.join("; "));
         }
         Ok(out)

@@ -731,9 +731,43 @@ fn grpc_answers_partial_success_resource_exhausted_and_keeps_serving() {
             .into_inner();
         assert!(ok.partial_success.is_none());
     });
+    // A truncated protobuf, sent by an independent gRPC implementation.
+    let good = request(vec![action_span(5, "_get_table_metadata")]).encode_to_vec();
+    let out = Command::new(python())
+        .arg(python_script("grpc_raw.py"))
+        .arg(bridge.grpc.to_string())
+        .arg(hex(&good[..good.len() - 5]))
+        .output()
+        .expect("run grpc_raw.py");
+    let answer = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        answer.starts_with("INTERNAL"),
+        "{answer} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(python())
+        .arg(python_script("grpc_raw.py"))
+        .arg(bridge.grpc.to_string())
+        .arg(hex(&good))
+        .output()
+        .expect("run grpc_raw.py");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "OK",
+        "still serving"
+    );
+
     let got = bridge.actions();
-    assert_eq!(got.len(), 2);
+    assert_eq!(got.len(), 3);
     let m = bridge.metrics();
+    assert_eq!(
+        metric(
+            &m,
+            "actionlog_requests_rejected_total{transport=\"grpc\",reason=\"decode_error\"}"
+        ),
+        1.0,
+        "{m}"
+    );
     assert_eq!(
         metric(
             &m,
