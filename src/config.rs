@@ -470,9 +470,10 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%'
-            && i + 2 < b.len() + 1
             && let Some(h) = s
                 .get(i + 1..i + 3)
+                // from_str_radix would also take a sign ("%+1").
+                .filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()))
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
         {
             out.push(h);
