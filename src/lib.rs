@@ -89,3 +89,8 @@ pub mod __private {
         value
     }
 }
+
+/// The README's Rust examples are compiled as doc tests, so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
