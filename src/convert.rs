@@ -3,7 +3,8 @@
 //!
 //! The in-process exporter sees the SDK's [`SpanData`]; the bridge service receives OTLP
 //! protobuf [`Span`](opentelemetry_proto::tonic::trace::v1::Span)s. Both implement
-//! [`SpanView`], and [`convert`] turns any `SpanView` into a `UserAction` by the rules of
+//! [`SpanView`] (by reference, and by value to move strings instead of copying them), and
+//! [`convert`] turns any `SpanView` into a `UserAction` by the rules of
 //! `docs/conventions.md`. [`span_attributes`] is the other direction, used by the Rust
 //! decorator to emit spans.
 //!
@@ -72,36 +73,86 @@ impl AttrValue<'_> {
             AttrValue::Json(j) => j.clone(),
         }
     }
+}
 
-    fn is_str(&self) -> bool {
-        matches!(self, AttrValue::Str(_))
+/// An attribute value conversion can read: borrowed ([`AttrValue`]) or owned (the SDK's
+/// [`Value`], OTLP's `AnyValue`), so an owned span gives up its strings without copies.
+pub trait AttrLike {
+    /// The value if it is a string.
+    fn as_str(&self) -> Option<&str>;
+    /// The value as text: a string as it is (moved when owned), anything else rendered as
+    /// JSON text.
+    fn into_text(self) -> String;
+}
+
+impl AttrLike for AttrValue<'_> {
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            AttrValue::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn into_text(self) -> String {
+        match self {
+            AttrValue::Json(j) => j,
+            other => other.to_text(),
+        }
     }
 }
 
-/// The status of a span, as far as conversion cares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SpanOutcome<'a> {
-    /// Unset or Ok.
-    NotError,
-    /// Error, with the status description (may be empty).
-    Error(&'a str),
+impl AttrLike for Value {
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s.as_str()),
+            _ => None,
+        }
+    }
+
+    fn into_text(self) -> String {
+        match self {
+            Value::String(s) => s.into(),
+            other => sdk_value(&other).into_text(),
+        }
+    }
 }
 
-/// Read access to a span, implemented for the SDK's [`SpanData`] and for OTLP spans, so
-/// that one function converts both.
+impl AttrLike for Option<AnyValue> {
+    fn as_str(&self) -> Option<&str> {
+        match self.as_ref()?.value.as_ref()? {
+            any_value::Value::StringValue(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn into_text(self) -> String {
+        match self {
+            Some(AnyValue {
+                value: Some(any_value::Value::StringValue(s)),
+            }) => s,
+            other => otlp_value(other.as_ref()).into_text(),
+        }
+    }
+}
+
+/// A span conversion can read, implemented for the SDK's [`SpanData`] and for OTLP spans,
+/// each by reference (attributes borrowed and copied) and by value (attributes moved out),
+/// so that one function converts them all.
 pub trait SpanView {
-    /// The span name.
-    fn name(&self) -> &str;
-    /// Calls `f` for every span attribute, in order.
-    fn visit_attributes<'s>(&'s self, f: &mut dyn FnMut(&'s str, AttrValue<'s>));
+    /// The attribute value type handed out.
+    type Attr: AttrLike;
+    /// Whether the span carries `action_log.command`, i.e. is an action log.
+    fn is_action(&self) -> bool;
+    /// Calls `f` for every span attribute, in order, handing over the values.
+    fn drain_attributes(&mut self, f: &mut dyn FnMut(&str, Self::Attr));
     /// Calls `f` for every attribute of the last span event named `exception`.
-    fn visit_exception_event<'s>(&'s self, f: &mut dyn FnMut(&'s str, AttrValue<'s>));
+    fn drain_exception_event(&mut self, f: &mut dyn FnMut(&str, Self::Attr));
     /// Start time in ns since the Unix epoch; 0 when unknown.
     fn start_unix_nanos(&self) -> u64;
     /// End time in ns since the Unix epoch; 0 when unknown.
     fn end_unix_nanos(&self) -> u64;
-    /// The span status.
-    fn outcome(&self) -> SpanOutcome<'_>;
+    /// `Some(description)` (possibly empty) when the span status is Error.
+    fn error_status(&self) -> Option<&str>;
     /// The trace id as 32 lower-case hex digits.
     fn trace_id_hex(&self) -> Result<String, ConvertError>;
     /// The span id as 16 lower-case hex digits.
@@ -186,22 +237,36 @@ pub fn truncation_marker(kept: usize, original: usize) -> String {
     format!("…[actionlog: truncated, {kept} of {original} bytes kept]")
 }
 
-#[derive(Default)]
-struct Found<'s> {
-    command: Option<AttrValue<'s>>,
-    enduser: Option<AttrValue<'s>>,
-    user: Option<AttrValue<'s>>,
-    host: Option<AttrValue<'s>>,
-    pos_args: Option<AttrValue<'s>>,
-    kw_args: Option<AttrValue<'s>>,
-    output: Option<AttrValue<'s>>,
-    exc_type: Option<AttrValue<'s>>,
-    exc_message: Option<AttrValue<'s>>,
-    exc_stack: Option<AttrValue<'s>>,
+struct Found<A> {
+    command: Option<A>,
+    enduser: Option<A>,
+    user: Option<A>,
+    host: Option<A>,
+    pos_args: Option<A>,
+    kw_args: Option<A>,
+    output: Option<A>,
+    exc_type: Option<A>,
+    exc_message: Option<A>,
+    exc_stack: Option<A>,
 }
 
-impl<'s> Found<'s> {
-    fn see(&mut self, k: &'s str, v: AttrValue<'s>) {
+impl<A> Found<A> {
+    fn new() -> Self {
+        Self {
+            command: None,
+            enduser: None,
+            user: None,
+            host: None,
+            pos_args: None,
+            kw_args: None,
+            output: None,
+            exc_type: None,
+            exc_message: None,
+            exc_stack: None,
+        }
+    }
+
+    fn see(&mut self, k: &str, v: A) {
         let slot = match k {
             key::COMMAND => &mut self.command,
             key::ENDUSER_ID => &mut self.enduser,
@@ -224,13 +289,20 @@ impl<'s> Found<'s> {
 /// Returns `Ok(None)` for spans that are not action logs (no `action_log.command`), and an
 /// error for action spans that cannot be converted (empty command, invalid ids).
 /// `resource_host` is the resource's `host.name`, used when the span has none.
-pub fn convert<S: SpanView + ?Sized>(
-    span: &S,
+///
+/// Pass a span by reference (`convert(&span, ..)`) to keep it, or by value to let
+/// conversion move its strings instead of copying them.
+pub fn convert<S: SpanView>(
+    mut span: S,
     resource_host: Option<&str>,
     opts: &ConvertOptions,
 ) -> Result<Option<Converted>, ConvertError> {
-    let mut found = Found::default();
-    span.visit_attributes(&mut |k, v| found.see(k, v));
+    if !span.is_action() {
+        return Ok(None);
+    }
+    let error_description = span.error_status().map(str::to_owned);
+    let mut found = Found::new();
+    span.drain_attributes(&mut |k, v| found.see(k, v));
     let Some(command) = found.command.take() else {
         return Ok(None);
     };
@@ -264,27 +336,27 @@ pub fn convert<S: SpanView + ?Sized>(
         warnings.push(ConvertWarning::EndBeforeStart);
     }
 
-    let json_field = |v: Option<AttrValue<'_>>, k: &'static str, w: &mut Vec<ConvertWarning>| {
+    let json_field = |v: Option<S::Attr>, k: &'static str, w: &mut Vec<ConvertWarning>| {
         v.map(|v| LongString::new(json_text(v, k, opts, w)))
     };
     let pos_args_json = json_field(found.pos_args.take(), key::POS_ARGS_JSON, &mut warnings);
     let keyword_args_json = json_field(found.kw_args.take(), key::KEYWORD_ARGS_JSON, &mut warnings);
     let output = json_field(found.output.take(), key::OUTPUT, &mut warnings);
 
-    let error = match span.outcome() {
-        SpanOutcome::NotError => None,
-        SpanOutcome::Error(description) => {
+    let error = match error_description {
+        None => None,
+        Some(description) => {
             let mut exc = (
                 found.exc_type.take(),
                 found.exc_message.take(),
                 found.exc_stack.take(),
             );
             if exc.0.is_none() && exc.1.is_none() {
-                let mut ev = Found::default();
-                span.visit_exception_event(&mut |k, v| ev.see(k, v));
+                let mut ev = Found::new();
+                span.drain_exception_event(&mut |k, v| ev.see(k, v));
                 exc = (ev.exc_type, ev.exc_message, ev.exc_stack);
             }
-            let text = error_text(exc, description);
+            let text = error_text(exc, &description);
             Some(LongString::new(cap(text, "error", opts, &mut warnings)))
         }
     };
@@ -309,16 +381,12 @@ pub fn convert<S: SpanView + ?Sized>(
 
 /// `"<type>: <message>"`, then a newline and the stack trace when there is one; the status
 /// description when no exception attributes exist; `"error"` when there is nothing at all.
-fn error_text(
-    (ty, msg, stack): (
-        Option<AttrValue<'_>>,
-        Option<AttrValue<'_>>,
-        Option<AttrValue<'_>>,
-    ),
+fn error_text<A: AttrLike>(
+    (ty, msg, stack): (Option<A>, Option<A>, Option<A>),
     description: &str,
 ) -> String {
-    let ty = ty.map(|v| v.to_text()).filter(|s| !s.is_empty());
-    let msg = msg.map(|v| v.to_text()).filter(|s| !s.is_empty());
+    let ty = ty.map(A::into_text).filter(|s| !s.is_empty());
+    let msg = msg.map(A::into_text).filter(|s| !s.is_empty());
     let mut text = match (ty, msg) {
         (Some(t), Some(m)) => format!("{t}: {m}"),
         (Some(t), None) => t,
@@ -326,42 +394,41 @@ fn error_text(
         (None, None) if !description.is_empty() => description.to_owned(),
         (None, None) => "error".to_owned(),
     };
-    if let Some(stack) = stack.map(|v| v.to_text()).filter(|s| !s.is_empty()) {
+    if let Some(stack) = stack.map(A::into_text).filter(|s| !s.is_empty()) {
         text.push('\n');
         text.push_str(&stack);
     }
     text
 }
 
-fn scalar_text(v: AttrValue<'_>, k: &'static str, w: &mut Vec<ConvertWarning>) -> String {
-    if !v.is_str() {
+fn scalar_text<A: AttrLike>(v: A, k: &'static str, w: &mut Vec<ConvertWarning>) -> String {
+    if v.as_str().is_none() {
         w.push(ConvertWarning::WrongType { key: k });
     }
-    v.to_text()
+    v.into_text()
 }
 
-fn json_text(
-    v: AttrValue<'_>,
+fn json_text<A: AttrLike>(
+    v: A,
     k: &'static str,
     opts: &ConvertOptions,
     w: &mut Vec<ConvertWarning>,
 ) -> String {
-    let text = match v {
-        AttrValue::Str(s) => {
-            if opts.validate_json
-                && s.len() <= opts.max_field_bytes
-                && serde_json::from_str::<serde::de::IgnoredAny>(s).is_err()
-            {
+    match v.as_str() {
+        Some(s) => {
+            if s.len() > opts.max_field_bytes {
+                return cap_str(s, k, opts, w);
+            }
+            if opts.validate_json && serde_json::from_str::<serde::de::IgnoredAny>(s).is_err() {
                 w.push(ConvertWarning::InvalidJson { key: k });
             }
-            return cap_str(s, k, opts, w);
+            v.into_text()
         }
-        other => {
+        None => {
             w.push(ConvertWarning::WrongType { key: k });
-            other.to_text()
+            cap(v.into_text(), k, opts, w)
         }
-    };
-    cap(text, k, opts, w)
+    }
 }
 
 fn cap(
@@ -406,18 +473,20 @@ fn system_time_nanos(t: SystemTime) -> u64 {
 }
 
 fn hex_id(bytes: &[u8], expected: usize) -> Result<String, String> {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     if bytes.len() != expected {
         return Err(format!("expected {expected} bytes, got {}", bytes.len()));
     }
     if bytes.iter().all(|b| *b == 0) {
         return Err("all zeros".into());
     }
-    let mut s = String::with_capacity(expected * 2);
+    let mut out = Vec::with_capacity(expected * 2);
     for b in bytes {
-        s.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
-        s.push(char::from_digit(u32::from(b & 0xf), 16).unwrap_or('0'));
+        out.push(DIGITS[usize::from(b >> 4)]);
+        out.push(DIGITS[usize::from(b & 0xf)]);
     }
-    Ok(s)
+    // Only ASCII hex digits were pushed.
+    Ok(String::from_utf8(out).unwrap_or_default())
 }
 
 // ---- the SDK's SpanData -------------------------------------------------------------
@@ -444,27 +513,83 @@ fn sdk_value(v: &Value) -> AttrValue<'_> {
     }
 }
 
-impl SpanView for SpanData {
-    fn name(&self) -> &str {
-        &self.name
+fn sdk_exception_event(span: &SpanData) -> Option<usize> {
+    span.events
+        .events
+        .iter()
+        .rposition(|e| e.name == key::EXCEPTION_EVENT)
+}
+
+fn sdk_is_action(span: &SpanData) -> bool {
+    span.attributes
+        .iter()
+        .any(|kv| kv.key.as_str() == key::COMMAND)
+}
+
+/// A borrowed SDK span: attribute values are copied out.
+impl<'a> SpanView for &'a SpanData {
+    type Attr = AttrValue<'a>;
+
+    fn is_action(&self) -> bool {
+        sdk_is_action(self)
     }
 
-    fn visit_attributes<'s>(&'s self, f: &mut dyn FnMut(&'s str, AttrValue<'s>)) {
-        for kv in &self.attributes {
+    fn drain_attributes(&mut self, f: &mut dyn FnMut(&str, AttrValue<'a>)) {
+        let span: &'a SpanData = self;
+        for kv in &span.attributes {
             f(kv.key.as_str(), sdk_value(&kv.value));
         }
     }
 
-    fn visit_exception_event<'s>(&'s self, f: &mut dyn FnMut(&'s str, AttrValue<'s>)) {
-        if let Some(ev) = self
-            .events
-            .events
-            .iter()
-            .rev()
-            .find(|e| e.name == key::EXCEPTION_EVENT)
-        {
-            for kv in &ev.attributes {
+    fn drain_exception_event(&mut self, f: &mut dyn FnMut(&str, AttrValue<'a>)) {
+        let span: &'a SpanData = self;
+        if let Some(i) = sdk_exception_event(span) {
+            for kv in &span.events.events[i].attributes {
                 f(kv.key.as_str(), sdk_value(&kv.value));
+            }
+        }
+    }
+
+    // The rest reads plain fields: the owned impl's answers apply as they are.
+    fn start_unix_nanos(&self) -> u64 {
+        SpanData::start_unix_nanos(self)
+    }
+
+    fn end_unix_nanos(&self) -> u64 {
+        SpanData::end_unix_nanos(self)
+    }
+
+    fn error_status(&self) -> Option<&str> {
+        SpanData::error_status(self)
+    }
+
+    fn trace_id_hex(&self) -> Result<String, ConvertError> {
+        SpanData::trace_id_hex(self)
+    }
+
+    fn span_id_hex(&self) -> Result<String, ConvertError> {
+        SpanData::span_id_hex(self)
+    }
+}
+
+/// An owned SDK span: attribute values are moved out.
+impl SpanView for SpanData {
+    type Attr = Value;
+
+    fn is_action(&self) -> bool {
+        sdk_is_action(self)
+    }
+
+    fn drain_attributes(&mut self, f: &mut dyn FnMut(&str, Value)) {
+        for kv in std::mem::take(&mut self.attributes) {
+            f(kv.key.as_str(), kv.value);
+        }
+    }
+
+    fn drain_exception_event(&mut self, f: &mut dyn FnMut(&str, Value)) {
+        if let Some(i) = sdk_exception_event(self) {
+            for kv in std::mem::take(&mut self.events.events[i].attributes) {
+                f(kv.key.as_str(), kv.value);
             }
         }
     }
@@ -477,10 +602,10 @@ impl SpanView for SpanData {
         system_time_nanos(self.end_time)
     }
 
-    fn outcome(&self) -> SpanOutcome<'_> {
+    fn error_status(&self) -> Option<&str> {
         match &self.status {
-            Status::Error { description } => SpanOutcome::Error(description),
-            _ => SpanOutcome::NotError,
+            Status::Error { description } => Some(description),
+            _ => None,
         }
     }
 
@@ -539,26 +664,80 @@ fn otlp_value(v: Option<&AnyValue>) -> AttrValue<'_> {
     }
 }
 
-impl SpanView for OtlpSpan {
-    fn name(&self) -> &str {
-        &self.name
+fn otlp_exception_event(span: &OtlpSpan) -> Option<usize> {
+    span.events
+        .iter()
+        .rposition(|e| e.name == key::EXCEPTION_EVENT)
+}
+
+fn otlp_is_action(span: &OtlpSpan) -> bool {
+    span.attributes.iter().any(|kv| kv.key == key::COMMAND)
+}
+
+/// A borrowed OTLP span: attribute values are copied out.
+impl<'a> SpanView for &'a OtlpSpan {
+    type Attr = AttrValue<'a>;
+
+    fn is_action(&self) -> bool {
+        otlp_is_action(self)
     }
 
-    fn visit_attributes<'s>(&'s self, f: &mut dyn FnMut(&'s str, AttrValue<'s>)) {
-        for kv in &self.attributes {
+    fn drain_attributes(&mut self, f: &mut dyn FnMut(&str, AttrValue<'a>)) {
+        let span: &'a OtlpSpan = self;
+        for kv in &span.attributes {
             f(kv.key.as_str(), otlp_value(kv.value.as_ref()));
         }
     }
 
-    fn visit_exception_event<'s>(&'s self, f: &mut dyn FnMut(&'s str, AttrValue<'s>)) {
-        if let Some(ev) = self
-            .events
-            .iter()
-            .rev()
-            .find(|e| e.name == key::EXCEPTION_EVENT)
-        {
-            for kv in &ev.attributes {
+    fn drain_exception_event(&mut self, f: &mut dyn FnMut(&str, AttrValue<'a>)) {
+        let span: &'a OtlpSpan = self;
+        if let Some(i) = otlp_exception_event(span) {
+            for kv in &span.events[i].attributes {
                 f(kv.key.as_str(), otlp_value(kv.value.as_ref()));
+            }
+        }
+    }
+
+    // The rest reads plain fields: the owned impl's answers apply as they are.
+    fn start_unix_nanos(&self) -> u64 {
+        OtlpSpan::start_unix_nanos(self)
+    }
+
+    fn end_unix_nanos(&self) -> u64 {
+        OtlpSpan::end_unix_nanos(self)
+    }
+
+    fn error_status(&self) -> Option<&str> {
+        OtlpSpan::error_status(self)
+    }
+
+    fn trace_id_hex(&self) -> Result<String, ConvertError> {
+        OtlpSpan::trace_id_hex(self)
+    }
+
+    fn span_id_hex(&self) -> Result<String, ConvertError> {
+        OtlpSpan::span_id_hex(self)
+    }
+}
+
+/// An owned OTLP span (as decoded from a request): attribute values are moved out.
+impl SpanView for OtlpSpan {
+    type Attr = Option<AnyValue>;
+
+    fn is_action(&self) -> bool {
+        otlp_is_action(self)
+    }
+
+    fn drain_attributes(&mut self, f: &mut dyn FnMut(&str, Option<AnyValue>)) {
+        for kv in std::mem::take(&mut self.attributes) {
+            f(kv.key.as_str(), kv.value);
+        }
+    }
+
+    fn drain_exception_event(&mut self, f: &mut dyn FnMut(&str, Option<AnyValue>)) {
+        if let Some(i) = otlp_exception_event(self) {
+            for kv in std::mem::take(&mut self.events[i].attributes) {
+                f(kv.key.as_str(), kv.value);
             }
         }
     }
@@ -571,10 +750,10 @@ impl SpanView for OtlpSpan {
         self.end_time_unix_nano
     }
 
-    fn outcome(&self) -> SpanOutcome<'_> {
+    fn error_status(&self) -> Option<&str> {
         match &self.status {
-            Some(s) if s.code == StatusCode::Error as i32 => SpanOutcome::Error(&s.message),
-            _ => SpanOutcome::NotError,
+            Some(s) if s.code == StatusCode::Error as i32 => Some(&s.message),
+            _ => None,
         }
     }
 
@@ -960,6 +1139,46 @@ mod tests {
             convert(&sdk, Some("h"), &opts).unwrap(),
             convert(&otlp, Some("h"), &opts).unwrap()
         );
+    }
+
+    #[test]
+    fn owned_and_borrowed_conversion_agree() {
+        let mut attrs = base_attrs();
+        attrs.push(KeyValue::new(key::HOST_NAME, 5_i64));
+        let mut sdk = sdk_span(attrs.clone(), Status::error("boom"));
+        sdk.events.events.push(opentelemetry::trace::Event::new(
+            "exception",
+            UNIX_EPOCH,
+            vec![KeyValue::new(key::EXCEPTION_TYPE, "KeyError")],
+            0,
+        ));
+        let opts = ConvertOptions::default();
+        let borrowed = convert(&sdk, None, &opts).unwrap().unwrap();
+        assert_eq!(borrowed.action.error.as_ref().unwrap().value, "KeyError");
+        assert_eq!(borrowed.action.host_name.as_deref(), Some("5"));
+        assert_eq!(convert(sdk, None, &opts).unwrap().unwrap(), borrowed);
+
+        let otlp = OtlpSpan {
+            trace_id: vec![0xab; 16],
+            span_id: vec![1; 8],
+            attributes: attrs
+                .iter()
+                .map(|kv| match &kv.value {
+                    Value::I64(i) => OtlpKv {
+                        key: kv.key.to_string(),
+                        value: Some(AnyValue {
+                            value: Some(any_value::Value::IntValue(*i)),
+                        }),
+                        ..Default::default()
+                    },
+                    v => otlp_str(kv.key.as_str(), &v.as_str()),
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let borrowed = convert(&otlp, None, &opts).unwrap().unwrap();
+        assert_eq!(borrowed.action.host_name.as_deref(), Some("5"));
+        assert_eq!(convert(otlp, None, &opts).unwrap().unwrap(), borrowed);
     }
 
     #[test]
