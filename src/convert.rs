@@ -22,6 +22,7 @@ use opentelemetry_sdk::trace::SpanData;
 
 use crate::convention as key;
 use crate::proto::{LongString, UserAction};
+use crate::redact::{Outcome, REDACTED, Redactor};
 
 /// Default cap on each text field (args, output, error): 1 MiB.
 pub const DEFAULT_MAX_FIELD_BYTES: usize = 1024 * 1024;
@@ -35,6 +36,9 @@ pub struct ConvertOptions {
     /// Check that the JSON attributes hold valid JSON (a warning when they do not; the text
     /// is kept either way).
     pub validate_json: bool,
+    /// Values of secret-looking keys in the JSON fields (arguments, output) are replaced
+    /// (see [`crate::redact`]); on by default.
+    pub redactor: Redactor,
 }
 
 impl Default for ConvertOptions {
@@ -42,6 +46,7 @@ impl Default for ConvertOptions {
         Self {
             max_field_bytes: DEFAULT_MAX_FIELD_BYTES,
             validate_json: true,
+            redactor: Redactor::default(),
         }
     }
 }
@@ -208,6 +213,17 @@ pub enum ConvertWarning {
     MissingUser,
     /// The end time is before the start time (kept as reported).
     EndBeforeStart,
+    /// Values of secret-looking keys were replaced.
+    Redacted {
+        /// The attribute key.
+        key: &'static str,
+    },
+    /// A field mentioning a secret-looking key was not JSON, so the whole field was
+    /// replaced by `[REDACTED]`.
+    RedactedUnparsable {
+        /// The attribute key.
+        key: &'static str,
+    },
 }
 
 impl ConvertWarning {
@@ -219,6 +235,8 @@ impl ConvertWarning {
             ConvertWarning::Truncated { .. } => "truncated",
             ConvertWarning::MissingUser => "missing_user",
             ConvertWarning::EndBeforeStart => "end_before_start",
+            ConvertWarning::Redacted { .. } => "redacted",
+            ConvertWarning::RedactedUnparsable { .. } => "redacted_unparsable",
         }
     }
 }
@@ -414,11 +432,9 @@ fn json_text<A: AttrLike>(
     opts: &ConvertOptions,
     w: &mut Vec<ConvertWarning>,
 ) -> String {
-    match v.as_str() {
+    let text = match v.as_str() {
+        Some(s) if s.len() > opts.max_field_bytes => cap_str(s, k, opts, w),
         Some(s) => {
-            if s.len() > opts.max_field_bytes {
-                return cap_str(s, k, opts, w);
-            }
             if opts.validate_json && serde_json::from_str::<serde::de::IgnoredAny>(s).is_err() {
                 w.push(ConvertWarning::InvalidJson { key: k });
             }
@@ -427,6 +443,17 @@ fn json_text<A: AttrLike>(
         None => {
             w.push(ConvertWarning::WrongType { key: k });
             cap(v.into_text(), k, opts, w)
+        }
+    };
+    match opts.redactor.redact(&text) {
+        Outcome::Clean => text,
+        Outcome::Redacted(clean) => {
+            w.push(ConvertWarning::Redacted { key: k });
+            clean
+        }
+        Outcome::Unparsable => {
+            w.push(ConvertWarning::RedactedUnparsable { key: k });
+            REDACTED.to_owned()
         }
     }
 }
@@ -1048,6 +1075,42 @@ mod tests {
     }
 
     #[test]
+    fn secret_arguments_and_outputs_are_redacted_before_leaving() {
+        let span = sdk_span(
+            vec![
+                KeyValue::new(key::COMMAND, "c"),
+                KeyValue::new(key::ENDUSER_ID, "u"),
+                KeyValue::new(
+                    key::KEYWORD_ARGS_JSON,
+                    r#"{"table_key":"t","options":{"api_key":"k-123"}}"#,
+                ),
+                KeyValue::new(key::OUTPUT, "session_token=abc"),
+            ],
+            Status::Unset,
+        );
+        let c = convert(&span, None, &ConvertOptions::default())
+            .unwrap()
+            .unwrap();
+        let kw: serde_json::Value =
+            serde_json::from_str(&c.action.keyword_args_json.unwrap().value).unwrap();
+        assert_eq!(
+            kw,
+            serde_json::json!({"table_key": "t", "options": {"api_key": "[REDACTED]"}})
+        );
+        assert_eq!(c.action.output.unwrap().value, REDACTED);
+        assert_eq!(
+            c.warnings,
+            vec![
+                ConvertWarning::Redacted {
+                    key: key::KEYWORD_ARGS_JSON
+                },
+                ConvertWarning::InvalidJson { key: key::OUTPUT },
+                ConvertWarning::RedactedUnparsable { key: key::OUTPUT },
+            ]
+        );
+    }
+
+    #[test]
     fn missing_user_is_converted_without_user() {
         let span = sdk_span(vec![KeyValue::new(key::COMMAND, "c")], Status::Unset);
         let c = convert(&span, None, &ConvertOptions::default())
@@ -1383,7 +1446,7 @@ mod properties {
 
         #[test]
         fn conversion_never_panics(span in otlp_span(), cap in 0usize..64) {
-            let opts = ConvertOptions { max_field_bytes: cap, validate_json: true };
+            let opts = ConvertOptions { max_field_bytes: cap, ..ConvertOptions::default() };
             let borrowed = convert(&span, Some("h"), &opts);
             let owned = convert(span, Some("h"), &opts);
             prop_assert_eq!(borrowed, owned);
@@ -1391,7 +1454,11 @@ mod properties {
 
         #[test]
         fn action_to_span_to_action_is_the_identity(action in valid_action()) {
-            let opts = ConvertOptions { validate_json: false, ..ConvertOptions::default() };
+            let opts = ConvertOptions {
+                validate_json: false,
+                redactor: Redactor::disabled(),
+                ..ConvertOptions::default()
+            };
             let back = convert(to_span(&action), None, &opts).unwrap().unwrap();
             prop_assert_eq!(back.action, action);
         }

@@ -40,6 +40,7 @@ pub mod exporter;
 pub mod hooks;
 pub mod json;
 pub mod proto;
+pub mod redact;
 mod runtime;
 pub mod sink;
 pub mod user;
