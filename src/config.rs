@@ -166,6 +166,9 @@ pub struct ConvertConfig {
     pub max_field_bytes: usize,
     /// See [`ConvertOptions::validate_json`].
     pub validate_json: bool,
+    /// Keys whose values are redacted in the JSON fields (case-insensitive substrings, see
+    /// [`crate::redact`]); an empty list turns redaction off.
+    pub redact_patterns: Vec<String>,
 }
 
 impl Default for ConvertConfig {
@@ -173,6 +176,10 @@ impl Default for ConvertConfig {
         Self {
             max_field_bytes: DEFAULT_MAX_FIELD_BYTES,
             validate_json: true,
+            redact_patterns: crate::redact::DEFAULT_PATTERNS
+                .iter()
+                .map(|p| (*p).to_owned())
+                .collect(),
         }
     }
 }
@@ -182,6 +189,7 @@ impl From<&ConvertConfig> for ConvertOptions {
         ConvertOptions {
             max_field_bytes: c.max_field_bytes,
             validate_json: c.validate_json,
+            redactor: crate::redact::Redactor::new(&c.redact_patterns),
         }
     }
 }

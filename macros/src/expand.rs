@@ -104,9 +104,30 @@ pub(crate) fn expand(args: Args, func: ItemFn) -> TokenStream {
         _ => None,
     };
 
+    // Records the outcome, ends the span, and hands back the value or resumes the panic.
+    let settle = quote! {
+        match __al_result {
+            ::core::result::Result::Ok(__al_value) => {
+                #record
+                __al_span.finish();
+                __al_value
+            }
+            ::core::result::Result::Err(__al_panic) => {
+                __al_span.panicked(&*__al_panic);
+                __al_span.finish();
+                ::std::panic::resume_unwind(__al_panic)
+            }
+        }
+    };
+
     let body = if sig.asyncness.is_some() {
         let typed = match &ret_ty {
-            Some(t) => quote! { let __al_ret: #t = #block; __al_ret },
+            Some(t) => quote! {
+                #[allow(unreachable_code)]
+                let __al_ret: #t = #block;
+                #[allow(unreachable_code)]
+                __al_ret
+            },
             None => quote! { #block },
         };
         quote! {
@@ -121,23 +142,12 @@ pub(crate) fn expand(args: Args, func: ItemFn) -> TokenStream {
                 ),
             )
             .await;
-            match __al_result {
-                ::core::result::Result::Ok(__al_value) => {
-                    #record
-                    __al_span.finish();
-                    __al_value
-                }
-                ::core::result::Result::Err(__al_panic) => {
-                    __al_span.panicked(&*__al_panic);
-                    __al_span.finish();
-                    ::std::panic::resume_unwind(__al_panic)
-                }
-            }
+            #settle
         }
     } else {
         let closure = match &ret_ty {
-            Some(t) => quote! { || -> #t #block },
-            None => quote! { || #block },
+            Some(t) => quote! { #[allow(unreachable_code)] || -> #t #block },
+            None => quote! { #[allow(unreachable_code)] || #block },
         };
         quote! {
             let mut __al_span = #starter;
@@ -145,18 +155,7 @@ pub(crate) fn expand(args: Args, func: ItemFn) -> TokenStream {
                 let _al_guard = ::core::clone::Clone::clone(__al_span.context()).attach();
                 ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(#closure))
             };
-            match __al_result {
-                ::core::result::Result::Ok(__al_value) => {
-                    #record
-                    __al_span.finish();
-                    __al_value
-                }
-                ::core::result::Result::Err(__al_panic) => {
-                    __al_span.panicked(&*__al_panic);
-                    __al_span.finish();
-                    ::std::panic::resume_unwind(__al_panic)
-                }
-            }
+            #settle
         }
     };
 

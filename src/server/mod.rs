@@ -19,7 +19,7 @@ use tokio::sync::{Semaphore, watch};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::config::ServeConfig;
-use crate::convert::{ConvertOptions, convert, otlp_resource_host};
+use crate::convert::{ConvertOptions, SpanView, convert, otlp_resource_host};
 use crate::sink::Sink;
 
 pub mod grpc;
@@ -167,12 +167,27 @@ impl Ingest {
         let mut non_action = 0u64;
         let mut forward_rs: Vec<ResourceSpans> = Vec::new();
         for rs in req.resource_spans {
-            let host = otlp_resource_host(rs.resource.as_ref());
+            let ResourceSpans {
+                resource,
+                scope_spans,
+                schema_url,
+            } = rs;
+            let host = otlp_resource_host(resource.as_ref());
             let mut fwd_scopes: Vec<ScopeSpans> = Vec::new();
-            for ss in rs.scope_spans.iter() {
+            for ss in scope_spans {
                 let mut fwd_spans = Vec::new();
-                for span in &ss.spans {
+                for span in ss.spans {
                     out.received += 1;
+                    if !span.is_action() {
+                        non_action += 1;
+                        if self.forward.is_some() {
+                            fwd_spans.push(span);
+                        }
+                        continue;
+                    }
+                    // Only quoted in partial_success messages, so only kept while quoting.
+                    let name = (errors.len() < MAX_QUOTED_ERRORS).then(|| span.name.clone());
+                    // By value: conversion moves the attribute strings instead of copying.
                     match convert(span, host, &self.opts) {
                         Ok(Some(c)) => {
                             for w in &c.warnings {
@@ -180,34 +195,30 @@ impl Ingest {
                             }
                             actions.push(c.action);
                         }
-                        Ok(None) => {
-                            non_action += 1;
-                            if self.forward.is_some() {
-                                fwd_spans.push(span.clone());
-                            }
-                        }
+                        // is_action() said otherwise; kept for completeness.
+                        Ok(None) => non_action += 1,
                         Err(e) => {
                             out.rejected += 1;
                             self.metrics.spans_rejected(e.reason(), 1);
-                            if errors.len() < MAX_QUOTED_ERRORS {
-                                errors.push(format!("span {:?}: {e}", span.name));
+                            if let Some(name) = name {
+                                errors.push(format!("span {name:?}: {e}"));
                             }
                         }
                     }
                 }
                 if !fwd_spans.is_empty() {
                     fwd_scopes.push(ScopeSpans {
-                        scope: ss.scope.clone(),
+                        scope: ss.scope,
                         spans: fwd_spans,
-                        schema_url: ss.schema_url.clone(),
+                        schema_url: ss.schema_url,
                     });
                 }
             }
             if !fwd_scopes.is_empty() {
                 forward_rs.push(ResourceSpans {
-                    resource: rs.resource.clone(),
+                    resource,
                     scope_spans: fwd_scopes,
-                    schema_url: rs.schema_url.clone(),
+                    schema_url,
                 });
             }
         }
