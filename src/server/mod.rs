@@ -176,7 +176,7 @@ impl Ingest {
             let mut fwd_scopes: Vec<ScopeSpans> = Vec::new();
             for ss in scope_spans {
                 let mut fwd_spans = Vec::new();
-                for span in ss.spans {
+                for mut span in ss.spans {
                     out.received += 1;
                     if !span.is_action() {
                         non_action += 1;
@@ -185,8 +185,9 @@ impl Ingest {
                         }
                         continue;
                     }
-                    // Only quoted in partial_success messages, so only kept while quoting.
-                    let name = (errors.len() < MAX_QUOTED_ERRORS).then(|| span.name.clone());
+                    // Conversion does not read the name (the command is an attribute): moved
+                    // out for the partial_success message rather than cloned.
+                    let name = std::mem::take(&mut span.name);
                     // By value: conversion moves the attribute strings instead of copying.
                     match convert(span, host, &self.opts) {
                         Ok(Some(c)) => {
@@ -200,7 +201,7 @@ impl Ingest {
                         Err(e) => {
                             out.rejected += 1;
                             self.metrics.spans_rejected(e.reason(), 1);
-                            if let Some(name) = name {
+                            if errors.len() < MAX_QUOTED_ERRORS {
                                 errors.push(format!("span {name:?}: {e}"));
                             }
                         }
