@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand};
 
 mod decode;
 mod demo;
+#[cfg(feature = "kafka")]
+mod tail;
 
 /// actionlog: capture what people do in a data catalog as UserAction events, and turn them
 /// into numbers that matter.
@@ -37,6 +39,9 @@ enum Command {
     Decode(decode::Args),
     /// Run the embedded demo: decorated Amundsen-like handlers → exporter → file, decoded.
     Demo(demo::Args),
+    /// Consume a Kafka topic of UserAction events and print them as JSON lines.
+    #[cfg(feature = "kafka")]
+    Tail(tail::Args),
 }
 
 fn init_logging(filter: &str, format: LogFormat) {
@@ -59,6 +64,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Decode(a) => decode::run(a),
         Command::Demo(a) => demo::run(a),
+        #[cfg(feature = "kafka")]
+        Command::Tail(a) => tail::run(a),
     };
     match result {
         Ok(code) => code,

@@ -15,9 +15,13 @@ use async_trait::async_trait;
 use crate::proto::UserAction;
 
 mod file;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 mod stdout;
 
 pub use file::{FileFormat, FileSink};
+#[cfg(feature = "kafka")]
+pub use kafka::{KafkaSink, KafkaSinkConfig};
 pub use stdout::StdoutSink;
 
 /// Why a sink did not accept a batch.

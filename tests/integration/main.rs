@@ -1,1 +1,3 @@
 
+#[cfg(feature = "kafka")]
+mod kafka;
