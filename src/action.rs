@@ -157,7 +157,9 @@ impl ActionLog {
 
     /// Adds one keyword argument, serialised as JSON.
     pub fn arg<T: Serialize + ?Sized>(mut self, name: &str, value: &T) -> Self {
-        self.kwargs.get_or_insert_with(KwArgs::new).push(name, value);
+        self.kwargs
+            .get_or_insert_with(KwArgs::new)
+            .push(name, value);
         self
     }
 

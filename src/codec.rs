@@ -166,8 +166,11 @@ impl<R: Read> LengthDelimitedReader<R> {
                 available: got as u64,
             });
         }
-        let action = UserAction::decode(self.buf.as_slice())
-            .map_err(|source| DecodeError::Corrupt { offset: start, source })?;
+        let action =
+            UserAction::decode(self.buf.as_slice()).map_err(|source| DecodeError::Corrupt {
+                offset: start,
+                source,
+            })?;
         self.offset = start + prefix_len + len as u64;
         Ok(Some(action))
     }
@@ -241,7 +244,10 @@ mod tests {
             matches!(err, DecodeError::Truncated { offset, needed: 5, .. } if *offset == first_len as u64),
             "{err}"
         );
-        assert!(err.to_string().contains(&format!("byte offset {first_len}")));
+        assert!(
+            err.to_string()
+                .contains(&format!("byte offset {first_len}"))
+        );
     }
 
     #[test]
@@ -251,7 +257,14 @@ mod tests {
             .next()
             .unwrap()
             .unwrap_err();
-        assert!(matches!(err, DecodeError::Truncated { offset: 0, what: "length prefix", .. }));
+        assert!(matches!(
+            err,
+            DecodeError::Truncated {
+                offset: 0,
+                what: "length prefix",
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -261,7 +274,10 @@ mod tests {
             .next()
             .unwrap()
             .unwrap_err();
-        assert!(matches!(err, DecodeError::Corrupt { offset: 0, .. }), "{err}");
+        assert!(
+            matches!(err, DecodeError::Corrupt { offset: 0, .. }),
+            "{err}"
+        );
     }
 
     #[test]
@@ -270,7 +286,10 @@ mod tests {
             .next()
             .unwrap()
             .unwrap_err();
-        assert!(matches!(err, DecodeError::BadLength { offset: 0, .. }), "{err}");
+        assert!(
+            matches!(err, DecodeError::BadLength { offset: 0, .. }),
+            "{err}"
+        );
     }
 
     #[test]

@@ -268,8 +268,7 @@ pub fn convert<S: SpanView + ?Sized>(
         v.map(|v| LongString::new(json_text(v, k, opts, w)))
     };
     let pos_args_json = json_field(found.pos_args.take(), key::POS_ARGS_JSON, &mut warnings);
-    let keyword_args_json =
-        json_field(found.kw_args.take(), key::KEYWORD_ARGS_JSON, &mut warnings);
+    let keyword_args_json = json_field(found.kw_args.take(), key::KEYWORD_ARGS_JSON, &mut warnings);
     let output = json_field(found.output.take(), key::OUTPUT, &mut warnings);
 
     let error = match span.outcome() {
@@ -311,7 +310,11 @@ pub fn convert<S: SpanView + ?Sized>(
 /// `"<type>: <message>"`, then a newline and the stack trace when there is one; the status
 /// description when no exception attributes exist; `"error"` when there is nothing at all.
 fn error_text(
-    (ty, msg, stack): (Option<AttrValue<'_>>, Option<AttrValue<'_>>, Option<AttrValue<'_>>),
+    (ty, msg, stack): (
+        Option<AttrValue<'_>>,
+        Option<AttrValue<'_>>,
+        Option<AttrValue<'_>>,
+    ),
     description: &str,
 ) -> String {
     let ty = ty.map(|v| v.to_text()).filter(|s| !s.is_empty());
@@ -361,7 +364,12 @@ fn json_text(
     cap(text, k, opts, w)
 }
 
-fn cap(text: String, k: &'static str, opts: &ConvertOptions, w: &mut Vec<ConvertWarning>) -> String {
+fn cap(
+    text: String,
+    k: &'static str,
+    opts: &ConvertOptions,
+    w: &mut Vec<ConvertWarning>,
+) -> String {
     if text.len() <= opts.max_field_bytes {
         text
     } else {
@@ -388,7 +396,7 @@ fn cap_str(s: &str, k: &'static str, opts: &ConvertOptions, w: &mut Vec<ConvertW
 }
 
 fn nanos_to_ms(n: u64) -> Option<i64> {
-    (n != 0).then(|| (n / 1_000_000) as i64)
+    (n != 0).then_some((n / 1_000_000) as i64)
 }
 
 fn system_time_nanos(t: SystemTime) -> u64 {
@@ -510,9 +518,7 @@ fn any_value_json(v: &AnyValue) -> serde_json::Value {
                 })
                 .collect(),
         ),
-        Some(any_value::Value::BytesValue(b)) => {
-            J::Array(b.iter().map(|x| J::from(*x)).collect())
-        }
+        Some(any_value::Value::BytesValue(b)) => J::Array(b.iter().map(|x| J::from(*x)).collect()),
         Some(any_value::Value::StringValueStrindex(i)) => J::from(*i),
         None => J::Null,
     }
@@ -611,7 +617,10 @@ pub fn span_attributes(action: &UserAction) -> Vec<KeyValue> {
     push(key::COMMAND, action.command.as_ref());
     push(key::ENDUSER_ID, action.user.as_ref());
     push(key::HOST_NAME, action.host_name.as_ref());
-    push(key::POS_ARGS_JSON, action.pos_args_json.as_ref().map(|s| &s.value));
+    push(
+        key::POS_ARGS_JSON,
+        action.pos_args_json.as_ref().map(|s| &s.value),
+    );
     push(
         key::KEYWORD_ARGS_JSON,
         action.keyword_args_json.as_ref().map(|s| &s.value),
@@ -668,7 +677,10 @@ mod tests {
         vec![
             KeyValue::new(key::COMMAND, "_get_table_metadata"),
             KeyValue::new(key::ENDUSER_ID, "ada@example.com"),
-            KeyValue::new(key::KEYWORD_ARGS_JSON, r#"{"table_key":"hive://gold.core/rides","index":0}"#),
+            KeyValue::new(
+                key::KEYWORD_ARGS_JSON,
+                r#"{"table_key":"hive://gold.core/rides","index":0}"#,
+            ),
             KeyValue::new(key::OUTPUT, r#"{"ok":true}"#),
         ]
     }
@@ -685,9 +697,13 @@ mod tests {
 
     #[test]
     fn sdk_span_converts_by_the_convention() {
-        let c = convert(&sdk_span(base_attrs(), Status::Unset), Some("res-host"), &ConvertOptions::default())
-            .unwrap()
-            .unwrap();
+        let c = convert(
+            &sdk_span(base_attrs(), Status::Unset),
+            Some("res-host"),
+            &ConvertOptions::default(),
+        )
+        .unwrap()
+        .unwrap();
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
         let a = c.action;
         assert_eq!(a.command.as_deref(), Some("_get_table_metadata"));
@@ -695,7 +711,10 @@ mod tests {
         assert_eq!(a.host_name.as_deref(), Some("res-host"));
         assert_eq!(a.start_epoch_ms, Some(1_700_000_000_123));
         assert_eq!(a.end_epoch_ms, Some(1_700_000_000_456));
-        assert_eq!(a.trace_id.as_deref(), Some("abababababababababababababababab"));
+        assert_eq!(
+            a.trace_id.as_deref(),
+            Some("abababababababababababababababab")
+        );
         assert_eq!(a.span_id.as_deref(), Some("0123456789abcdef"));
         assert_eq!(a.output.unwrap().value, r#"{"ok":true}"#);
         assert!(a.error.is_none());
@@ -732,10 +751,14 @@ mod tests {
         attrs.push(KeyValue::new(key::EXCEPTION_TYPE, "ValueError"));
         attrs.push(KeyValue::new(key::EXCEPTION_MESSAGE, "bad key"));
         attrs.push(KeyValue::new(key::EXCEPTION_STACKTRACE, "at line 1"));
-        let a = convert(&sdk_span(attrs, Status::error("boom")), None, &ConvertOptions::default())
-            .unwrap()
-            .unwrap()
-            .action;
+        let a = convert(
+            &sdk_span(attrs, Status::error("boom")),
+            None,
+            &ConvertOptions::default(),
+        )
+        .unwrap()
+        .unwrap()
+        .action;
         assert_eq!(a.error.unwrap().value, "ValueError: bad key\nat line 1");
 
         let mut span = sdk_span(base_attrs(), Status::error("boom"));
@@ -748,19 +771,30 @@ mod tests {
             ],
             0,
         ));
-        let a = convert(&span, None, &ConvertOptions::default()).unwrap().unwrap().action;
+        let a = convert(&span, None, &ConvertOptions::default())
+            .unwrap()
+            .unwrap()
+            .action;
         assert_eq!(a.error.unwrap().value, "KeyError: 'x'");
 
-        let a = convert(&sdk_span(base_attrs(), Status::error("boom")), None, &ConvertOptions::default())
-            .unwrap()
-            .unwrap()
-            .action;
+        let a = convert(
+            &sdk_span(base_attrs(), Status::error("boom")),
+            None,
+            &ConvertOptions::default(),
+        )
+        .unwrap()
+        .unwrap()
+        .action;
         assert_eq!(a.error.unwrap().value, "boom");
 
-        let a = convert(&sdk_span(base_attrs(), Status::error("")), None, &ConvertOptions::default())
-            .unwrap()
-            .unwrap()
-            .action;
+        let a = convert(
+            &sdk_span(base_attrs(), Status::error("")),
+            None,
+            &ConvertOptions::default(),
+        )
+        .unwrap()
+        .unwrap()
+        .action;
         assert_eq!(a.error.unwrap().value, "error");
     }
 
@@ -768,10 +802,14 @@ mod tests {
     fn exception_attributes_without_error_status_are_not_an_error() {
         let mut attrs = base_attrs();
         attrs.push(KeyValue::new(key::EXCEPTION_MESSAGE, "handled"));
-        let a = convert(&sdk_span(attrs, Status::Ok), None, &ConvertOptions::default())
-            .unwrap()
-            .unwrap()
-            .action;
+        let a = convert(
+            &sdk_span(attrs, Status::Ok),
+            None,
+            &ConvertOptions::default(),
+        )
+        .unwrap()
+        .unwrap()
+        .action;
         assert!(a.error.is_none());
     }
 
@@ -790,14 +828,19 @@ mod tests {
             ],
             Status::Unset,
         );
-        let c = convert(&span, None, &ConvertOptions::default()).unwrap().unwrap();
+        let c = convert(&span, None, &ConvertOptions::default())
+            .unwrap()
+            .unwrap();
         assert_eq!(c.action.command.as_deref(), Some("42"));
         assert_eq!(c.action.user.as_deref(), Some("7"));
         assert_eq!(c.action.keyword_args_json.unwrap().value, "1.5");
         assert_eq!(c.action.output.unwrap().value, "true");
         assert_eq!(c.action.pos_args_json.unwrap().value, r#"["a","b"]"#);
         assert_eq!(
-            c.warnings.iter().filter(|w| w.reason() == "wrong_type").count(),
+            c.warnings
+                .iter()
+                .filter(|w| w.reason() == "wrong_type")
+                .count(),
             5
         );
     }
@@ -812,7 +855,9 @@ mod tests {
             ],
             Status::Unset,
         );
-        let c = convert(&span, None, &ConvertOptions::default()).unwrap().unwrap();
+        let c = convert(&span, None, &ConvertOptions::default())
+            .unwrap()
+            .unwrap();
         assert_eq!(c.action.keyword_args_json.unwrap().value, "{not json");
         assert_eq!(
             c.warnings,
@@ -825,7 +870,9 @@ mod tests {
     #[test]
     fn missing_user_is_converted_without_user() {
         let span = sdk_span(vec![KeyValue::new(key::COMMAND, "c")], Status::Unset);
-        let c = convert(&span, None, &ConvertOptions::default()).unwrap().unwrap();
+        let c = convert(&span, None, &ConvertOptions::default())
+            .unwrap()
+            .unwrap();
         assert!(c.action.user.is_none());
         assert_eq!(c.warnings, vec![ConvertWarning::MissingUser]);
     }
@@ -925,7 +972,9 @@ mod tests {
             end_time_unix_nano: 5_000_000,
             ..Default::default()
         };
-        let c = convert(&otlp, None, &ConvertOptions::default()).unwrap().unwrap();
+        let c = convert(&otlp, None, &ConvertOptions::default())
+            .unwrap()
+            .unwrap();
         assert_eq!(c.action.start_epoch_ms, None);
         assert_eq!(c.action.end_epoch_ms, Some(5));
 
@@ -934,7 +983,9 @@ mod tests {
             end_time_unix_nano: 5_000_000,
             ..otlp
         };
-        let c = convert(&otlp, None, &ConvertOptions::default()).unwrap().unwrap();
+        let c = convert(&otlp, None, &ConvertOptions::default())
+            .unwrap()
+            .unwrap();
         assert_eq!(c.warnings, vec![ConvertWarning::EndBeforeStart]);
     }
 
@@ -954,7 +1005,9 @@ mod tests {
             span_id: Some("0123456789abcdef".into()),
         };
         let span = sdk_span(span_attributes(&action), span_status(&action));
-        let back = convert(&span, None, &ConvertOptions::default()).unwrap().unwrap();
+        let back = convert(&span, None, &ConvertOptions::default())
+            .unwrap()
+            .unwrap();
         assert!(back.warnings.is_empty());
         assert_eq!(back.action, action);
     }

@@ -158,7 +158,11 @@ impl<I> UserActionExporter<I> {
     }
 
     /// Runs `f(sink)` on the sink runtime, bounded by `timeout`.
-    fn on_sink_runtime<F, Fut>(&self, timeout: Duration, f: F) -> impl Future<Output = Result<(), SinkError>> + Send + 'static
+    fn on_sink_runtime<F, Fut>(
+        &self,
+        timeout: Duration,
+        f: F,
+    ) -> impl Future<Output = Result<(), SinkError>> + Send + 'static
     where
         F: FnOnce(Arc<dyn Sink>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<(), SinkError>> + Send + 'static,
@@ -188,7 +192,10 @@ impl<I> UserActionExporter<I> {
         let n = actions.len() as u64;
         let timeout = self.timeout;
         let result = self
-            .on_sink_runtime(timeout, move |sink| async move { sink.write(&actions).await })
+            .on_sink_runtime(
+                timeout,
+                move |sink| async move { sink.write(&actions).await },
+            )
             .await;
         match result {
             Ok(()) => {
@@ -198,7 +205,8 @@ impl<I> UserActionExporter<I> {
             Err(e) => {
                 self.stats.failed.fetch_add(n, Ordering::Relaxed);
                 tracing::warn!(actions = n, error = %e, "action export failed");
-                if matches!(&e, SinkError::Unavailable { message, .. } if message.starts_with("timed out")) {
+                if matches!(&e, SinkError::Unavailable { message, .. } if message.starts_with("timed out"))
+                {
                     Err(OTelSdkError::Timeout(timeout))
                 } else {
                     Err(OTelSdkError::InternalFailure(e.to_string()))
@@ -268,17 +276,19 @@ impl<I: SpanExporter> SpanExporter for UserActionExporter<I> {
             return Err(OTelSdkError::AlreadyShutdown);
         }
         // The sink gets the deadline; the extra second lets its own report arrive.
-        let sink_result = self.blocking_sink_call(timeout + Duration::from_secs(1), move |s| async move {
-            s.shutdown(timeout).await
-        });
+        let sink_result = self
+            .blocking_sink_call(timeout + Duration::from_secs(1), move |s| async move {
+                s.shutdown(timeout).await
+            });
         sink_result.and(self.inner.shutdown_with_timeout(timeout))
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        self.resource_host = match resource.get(&opentelemetry::Key::from_static_str(key::HOST_NAME)) {
-            Some(Value::String(s)) => Some(s.to_string()),
-            _ => None,
-        };
+        self.resource_host =
+            match resource.get(&opentelemetry::Key::from_static_str(key::HOST_NAME)) {
+                Some(Value::String(s)) => Some(s.to_string()),
+                _ => None,
+            };
         self.inner.set_resource(resource);
     }
 }

@@ -78,8 +78,12 @@ pub fn run(phase: Phase, record: &UserAction) {
     for (name, cb) in callbacks {
         match catch_unwind(AssertUnwindSafe(|| cb(record))) {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(callback = %name, ?phase, error = %e, "action-log callback failed; ignored"),
-            Err(p) => tracing::warn!(callback = %name, ?phase, panic = panic_message(p.as_ref()), "action-log callback panicked; ignored"),
+            Ok(Err(e)) => {
+                tracing::warn!(callback = %name, ?phase, error = %e, "action-log callback failed; ignored")
+            }
+            Err(p) => {
+                tracing::warn!(callback = %name, ?phase, panic = panic_message(p.as_ref()), "action-log callback panicked; ignored")
+            }
         }
     }
 }

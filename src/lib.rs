@@ -53,8 +53,8 @@ pub use proto::UserAction;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::action::{ActionLog, ActionSpan};
-    pub use opentelemetry::context::FutureExt as OtelFutureExt;
     pub use futures::FutureExt as CatchUnwindExt;
+    pub use opentelemetry::context::FutureExt as OtelFutureExt;
 
     /// Values accepted by `#[action_log(user = ...)]`.
     pub trait IntoUser {

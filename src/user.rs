@@ -126,7 +126,9 @@ mod tests {
         assert_eq!(scoped_user(), None);
         with_user("outer", || {
             assert_eq!(scoped_user().as_deref(), Some("outer"));
-            with_user("inner", || assert_eq!(current_user().as_deref(), Some("inner")));
+            with_user("inner", || {
+                assert_eq!(current_user().as_deref(), Some("inner"))
+            });
             assert_eq!(scoped_user().as_deref(), Some("outer"));
         });
         assert_eq!(scoped_user(), None);

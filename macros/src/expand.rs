@@ -53,8 +53,11 @@ pub(crate) fn expand(args: Args, func: ItemFn) -> TokenStream {
     for s in &args.skip {
         if !recorded.iter().any(|r| r == s) {
             errors.extend(
-                syn::Error::new(s.span(), format!("`skip({s})`: this function has no argument named `{s}`"))
-                    .to_compile_error(),
+                syn::Error::new(
+                    s.span(),
+                    format!("`skip({s})`: this function has no argument named `{s}`"),
+                )
+                .to_compile_error(),
             );
         }
     }

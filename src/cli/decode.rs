@@ -37,7 +37,9 @@ pub(crate) fn run(args: Args) -> CliResult {
             }
             Err(e) => {
                 out.flush()?;
-                return Err(format!("{}: {e} (after {n} good record(s))", args.file.display()).into());
+                return Err(
+                    format!("{}: {e} (after {n} good record(s))", args.file.display()).into(),
+                );
             }
         }
     }

@@ -41,12 +41,20 @@ pub(crate) struct Args {
 struct NotFound(String);
 
 #[action_log]
-fn _search_resources(search_term: &str, page_index: u32, results_per_page: u32) -> serde_json::Value {
+fn _search_resources(
+    search_term: &str,
+    page_index: u32,
+    results_per_page: u32,
+) -> serde_json::Value {
     serde_json::json!({ "total_results": search_term.len() * 7, "page_index": page_index, "results_per_page": results_per_page })
 }
 
 #[action_log]
-fn _get_table_metadata(table_key: &str, index: i64, source: &str) -> Result<serde_json::Value, NotFound> {
+fn _get_table_metadata(
+    table_key: &str,
+    index: i64,
+    source: &str,
+) -> Result<serde_json::Value, NotFound> {
     if table_key.ends_with("missing") {
         return Err(NotFound(table_key.to_owned()));
     }
@@ -66,7 +74,11 @@ pub(crate) fn run(args: Args) -> CliResult {
     let exporter = UserActionExporter::builder().with_sink(sink).build()?;
     let stats = exporter.stats();
     let provider = SdkTracerProvider::builder()
-        .with_resource(Resource::builder().with_service_name("actionlog-demo").build())
+        .with_resource(
+            Resource::builder()
+                .with_service_name("actionlog-demo")
+                .build(),
+        )
         .with_batch_exporter(exporter)
         .build();
     crate::set_tracer_provider(&provider);
@@ -86,7 +98,11 @@ pub(crate) fn run(args: Args) -> CliResult {
                         _search_resources(terms[(u + c) % terms.len()], 0, 10);
                     }
                     1 => {
-                        let _ = _get_table_metadata(tables[(u * 3 + c) % tables.len()], (c % 5) as i64, "search_results");
+                        let _ = _get_table_metadata(
+                            tables[(u * 3 + c) % tables.len()],
+                            (c % 5) as i64,
+                            "search_results",
+                        );
                     }
                     _ => _log_update_table_tags(tables[c % 3], "PUT", "pii"),
                 }
@@ -103,20 +119,31 @@ pub(crate) fn run(args: Args) -> CliResult {
         if args.print {
             println!("{}", to_json_line(&a));
         }
-        let e = per_command.entry(a.command.clone().unwrap_or_default()).or_default();
+        let e = per_command
+            .entry(a.command.clone().unwrap_or_default())
+            .or_default();
         e.0 += 1;
         e.1 += u64::from(a.error.is_some());
         n += 1;
     }
-    println!("wrote and decoded {n} UserAction(s) in {}", args.out.display());
+    println!(
+        "wrote and decoded {n} UserAction(s) in {}",
+        args.out.display()
+    );
     println!("{:<28} {:>7} {:>7}", "command", "actions", "errors");
     for (cmd, (count, errors)) in &per_command {
         println!("{cmd:<28} {count:>7} {errors:>7}");
     }
     let exported = stats.exported.load(std::sync::atomic::Ordering::Relaxed);
     if exported != n {
-        return Err(format!("exporter reported {exported} exported actions but the file holds {n}").into());
+        return Err(format!(
+            "exporter reported {exported} exported actions but the file holds {n}"
+        )
+        .into());
     }
-    println!("decode it yourself: actionlog decode {}", args.out.display());
+    println!(
+        "decode it yourself: actionlog decode {}",
+        args.out.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

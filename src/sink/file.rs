@@ -150,7 +150,9 @@ mod tests {
         };
         sink.write(&[a.clone(), a.clone()]).await.unwrap();
         sink.write(std::slice::from_ref(&a)).await.unwrap();
-        sink.shutdown(std::time::Duration::from_secs(1)).await.unwrap();
+        sink.shutdown(std::time::Duration::from_secs(1))
+            .await
+            .unwrap();
         assert!(matches!(
             sink.write(std::slice::from_ref(&a)).await,
             Err(SinkError::ShutDown { .. })
@@ -174,6 +176,9 @@ mod tests {
         };
         sink.write(&[a.clone(), a]).await.unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(text, "{\"command\":\"x\",\"user\":\"u\"}\n{\"command\":\"x\",\"user\":\"u\"}\n");
+        assert_eq!(
+            text,
+            "{\"command\":\"x\",\"user\":\"u\"}\n{\"command\":\"x\",\"user\":\"u\"}\n"
+        );
     }
 }

@@ -177,8 +177,7 @@ impl Sink for FanoutSink {
     }
 
     async fn write(&self, actions: &[UserAction]) -> Result<(), SinkError> {
-        let results =
-            futures::future::join_all(self.sinks.iter().map(|s| s.write(actions))).await;
+        let results = futures::future::join_all(self.sinks.iter().map(|s| s.write(actions))).await;
         Self::pick(results)
     }
 
