@@ -1,3 +1,2 @@
-
 #[cfg(feature = "kafka")]
 mod kafka;

@@ -46,8 +46,8 @@ impl Compression {
 
 /// Settings of a [`KafkaSink`](super::KafkaSink).
 ///
-/// Delivery settings that "nothing lost" depends on are fixed, not configurable:
-/// `acks=all` and `enable.idempotence=true`.
+/// `acks=all` is fixed: "nothing lost" depends on it. Idempotence is on by default and can
+/// only be turned off explicitly (see [`idempotence`](Self::idempotence)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaSinkConfig {
@@ -95,6 +95,14 @@ pub struct KafkaSinkConfig {
     #[arg(long = "kafka-max-message-bytes", default_value_t = default_max_message_bytes())]
     #[serde(default = "default_max_message_bytes")]
     pub max_message_bytes: u32,
+    /// Idempotent producer (`enable.idempotence`): retries never duplicate or reorder an
+    /// event. Turn it off only for brokers that lose producer state, such as a Tansu broker
+    /// restarted on memory storage, which answers every later produce with "unknown
+    /// producer id"; the sink then keeps order with one request in flight per connection and
+    /// delivers at least once (a retry after a lost acknowledgement may duplicate).
+    #[arg(long = "kafka-idempotence", default_value_t = default_idempotence(), action = clap::ArgAction::Set)]
+    #[serde(default = "default_idempotence")]
+    pub idempotence: bool,
     /// Let the broker create the topic on first use. Off by default, so a misspelt topic
     /// fails loudly instead of appearing with the broker's default partitioning.
     #[arg(long = "kafka-auto-create-topic")]
@@ -131,6 +139,9 @@ const fn default_buffer_max_messages() -> u32 {
 }
 const fn default_buffer_max_kbytes() -> u32 {
     64 * 1024
+}
+const fn default_idempotence() -> bool {
+    true
 }
 const fn default_when_full() -> BufferFullPolicy {
     BufferFullPolicy::Block
@@ -191,6 +202,7 @@ impl KafkaSinkConfig {
             when_full: default_when_full(),
             block_timeout_ms: default_block_timeout_ms(),
             max_message_bytes: default_max_message_bytes(),
+            idempotence: default_idempotence(),
             auto_create_topic: false,
             schema_id: None,
             librdkafka_options: BTreeMap::new(),
@@ -225,7 +237,7 @@ impl KafkaSinkConfig {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", &self.brokers)
             .set("acks", "all")
-            .set("enable.idempotence", "true")
+            .set("enable.idempotence", self.idempotence.to_string())
             .set("compression.type", self.compression.as_librdkafka())
             .set("linger.ms", self.linger_ms.to_string())
             .set("message.timeout.ms", self.message_timeout_ms.to_string())
@@ -240,12 +252,21 @@ impl KafkaSinkConfig {
             .set("message.max.bytes", self.max_message_bytes.to_string())
             .set(
                 "allow.auto.create.topics",
-                if self.auto_create_topic { "true" } else { "false" },
+                if self.auto_create_topic {
+                    "true"
+                } else {
+                    "false"
+                },
             )
             // The Java client's partitioner, so a user's actions land in the same partition
             // whichever client produced them.
             .set("partitioner", "murmur2_random")
             .set("client.id", "actionlog");
+        if !self.idempotence {
+            // Without sequence numbers, only one request in flight keeps a retry from
+            // overtaking the batch behind it.
+            c.set("max.in.flight.requests.per.connection", "1");
+        }
         for (k, v) in &self.librdkafka_options {
             if OWNED_KEYS.contains(&k.as_str()) {
                 return Err(KafkaConfigError::OwnedOption(k.clone()));
@@ -293,7 +314,13 @@ mod tests {
     fn serde_fills_defaults() {
         let c: KafkaSinkConfig =
             serde_json::from_str(r#"{"brokers":"b:9092","schema_id":7}"#).unwrap();
-        assert_eq!(c, KafkaSinkConfig { schema_id: Some(7), ..KafkaSinkConfig::new("b:9092") });
+        assert_eq!(
+            c,
+            KafkaSinkConfig {
+                schema_id: Some(7),
+                ..KafkaSinkConfig::new("b:9092")
+            }
+        );
         assert!(serde_json::from_str::<KafkaSinkConfig>(r#"{"brokers":"b","acks":"1"}"#).is_err());
     }
 }

@@ -57,8 +57,8 @@ impl KafkaStats {
 
     /// Events enqueued whose delivery report has not arrived yet.
     pub fn in_flight(&self) -> u64 {
-        let done = self.delivered.load(Ordering::Acquire)
-            + self.reported_failed.load(Ordering::Acquire);
+        let done =
+            self.delivered.load(Ordering::Acquire) + self.reported_failed.load(Ordering::Acquire);
         self.enqueued.load(Ordering::Acquire).saturating_sub(done)
     }
 }
@@ -85,7 +85,12 @@ impl ClientContext for SinkContext {
     fn error(&self, error: KafkaError, reason: &str) {
         self.stats.client_errors.fetch_add(1, Ordering::Relaxed);
         let code = error.rdkafka_error_code();
-        let line = format!("{reason} ({error})");
+        // Some reasons ("1/1 brokers are down") do not say which brokers.
+        let line = if reason.contains(&self.brokers) {
+            format!("{reason} ({error})")
+        } else {
+            format!("{reason} ({error}; bootstrap: {})", self.brokers)
+        };
         let repeated = match self.stats.last_error.lock() {
             Ok(mut last) => {
                 let same = last.as_deref() == Some(line.as_str());
@@ -319,7 +324,10 @@ impl Sink for KafkaSink {
         }
         let total = actions.len();
         let failed = failures.len();
-        let mut message = format!("{} of {total} action(s) delivered", total - failed - dropped as usize);
+        let mut message = format!(
+            "{} of {total} action(s) delivered",
+            total - failed - dropped as usize
+        );
         if let Some(first) = failures.first() {
             message.push_str(&format!("; {failed} failed, first: {first}"));
         }
