@@ -82,18 +82,10 @@ pub mod __private {
         }
     }
 
-    /// Arguments recorded by `#[action_log]` must be `serde::Serialize`.
-    #[diagnostic::on_unimplemented(
-        message = "`#[action_log]` records every argument as JSON, but `{Self}` does not implement `serde::Serialize`",
-        label = "this argument is not `serde::Serialize`",
-        note = "derive or implement `serde::Serialize` for it, or leave it out with `#[action_log(skip(name))]`"
-    )]
-    pub trait RecordedArg {}
-    impl<T: serde::Serialize + ?Sized> RecordedArg for T {}
-
-    /// Compile-time check that an argument can be recorded.
+    /// Every argument `#[action_log]` records must be `serde::Serialize`: this bound makes
+    /// the compiler point at the offending argument. Skip it with `skip(name)`.
     #[inline(always)]
-    pub fn recorded<T: RecordedArg + serde::Serialize + ?Sized>(value: &T) -> &T {
+    pub fn recorded<T: serde::Serialize + ?Sized>(value: &T) -> &T {
         value
     }
 }

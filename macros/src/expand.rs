@@ -106,7 +106,12 @@ pub(crate) fn expand(args: Args, func: ItemFn) -> TokenStream {
 
     let body = if sig.asyncness.is_some() {
         let typed = match &ret_ty {
-            Some(t) => quote! { let __al_ret: #t = #block; __al_ret },
+            Some(t) => quote! {
+                #[allow(unreachable_code)]
+                let __al_ret: #t = #block;
+                #[allow(unreachable_code)]
+                __al_ret
+            },
             None => quote! { #block },
         };
         quote! {
@@ -136,8 +141,8 @@ pub(crate) fn expand(args: Args, func: ItemFn) -> TokenStream {
         }
     } else {
         let closure = match &ret_ty {
-            Some(t) => quote! { || -> #t #block },
-            None => quote! { || #block },
+            Some(t) => quote! { #[allow(unreachable_code)] || -> #t #block },
+            None => quote! { #[allow(unreachable_code)] || #block },
         };
         quote! {
             let mut __al_span = #starter;

@@ -1,0 +1,320 @@
+//! `#[action_log]` through the real SDK pipeline: batch processor → exporter → file →
+//! decoded.
+
+use std::sync::{Arc, Mutex};
+
+use actionlog::action_log;
+use actionlog::hooks::{self, Phase};
+use serde::Serialize;
+
+use crate::support::{Pipeline, kwargs, now_ms, only, output};
+
+#[derive(Debug, thiserror::Error)]
+#[error("table {0} does not exist")]
+struct NoSuchTable(String);
+
+#[derive(Serialize)]
+struct Filters {
+    schema: Vec<String>,
+}
+
+#[action_log(user = "ada@example.com")]
+fn _search_resources(search_term: &str, page_index: u32, filters: &Filters) -> serde_json::Value {
+    serde_json::json!({ "total_results": 3, "first": format!("{search_term}-{page_index}-{}", filters.schema.len()) })
+}
+
+#[action_log(command = "_get_table_metadata")]
+fn view_table(table_key: &str, index: i64, source: &str) -> Result<Vec<String>, NoSuchTable> {
+    let _ = (index, source);
+    if table_key.contains("missing") {
+        Err(NoSuchTable(table_key.to_owned()))
+    } else {
+        Ok(vec!["col_a".into(), "col_b".into()])
+    }
+}
+
+#[action_log(skip(secret), skip_output)]
+fn _log_put_table_description(table_key: &str, description: &str, secret: &str) -> String {
+    format!("{table_key}{description}{secret}")
+}
+
+#[action_log]
+fn explode(reason: &str) -> u32 {
+    panic!("exploded: {reason}")
+}
+
+#[action_log]
+async fn _get_dashboard_metadata(uri: String, index: i64) -> Result<u64, std::io::Error> {
+    tokio::task::yield_now().await;
+    if index < 0 {
+        return Err(std::io::Error::other("negative index"));
+    }
+    Ok(uri.len() as u64)
+}
+
+#[action_log]
+async fn async_explode() {
+    tokio::task::yield_now().await;
+    panic!("async boom");
+}
+
+#[action_log]
+fn _log_get_user(user_id: &str) {
+    let _ = user_id;
+}
+
+#[test]
+fn sync_call_round_trips_every_field() {
+    let p = Pipeline::start();
+    let before = now_ms();
+    let out = _search_resources(
+        "rides",
+        0,
+        &Filters {
+            schema: vec!["core".into()],
+        },
+    );
+    let after = now_ms();
+    assert_eq!(
+        out["total_results"], 3,
+        "the function's own result is untouched"
+    );
+    let actions = p.finish();
+
+    let a = only(&actions, "_search_resources");
+    assert_eq!(a.user.as_deref(), Some("ada@example.com"));
+    assert_eq!(a.host_name.as_deref(), actionlog::user::host_name());
+    assert_eq!(
+        kwargs(a),
+        serde_json::json!({"search_term": "rides", "page_index": 0, "filters": {"schema": ["core"]}})
+    );
+    assert_eq!(a.pos_args_json.as_ref().unwrap().value, "[]");
+    assert_eq!(
+        output(a),
+        serde_json::json!({"total_results": 3, "first": "rides-0-1"})
+    );
+    assert!(a.error.is_none());
+    let (start, end) = (a.start_epoch_ms.unwrap(), a.end_epoch_ms.unwrap());
+    assert!(
+        before <= start && start <= end && end <= after,
+        "{before} {start} {end} {after}"
+    );
+    let trace = a.trace_id.as_deref().unwrap();
+    let span = a.span_id.as_deref().unwrap();
+    assert_eq!(trace.len(), 32);
+    assert_eq!(span.len(), 16);
+    assert!(
+        trace
+            .chars()
+            .chain(span.chars())
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    );
+}
+
+#[test]
+fn result_ok_is_output_and_err_is_error() {
+    let p = Pipeline::start();
+    assert!(view_table("hive://gold.core/rides", 2, "search_results").is_ok());
+    assert!(view_table("hive://gold.core/missing", 0, "bookmarks").is_err());
+    let actions = p.finish();
+    assert_eq!(actions.len(), 2);
+    let ok = &actions[0];
+    assert_eq!(ok.command.as_deref(), Some("_get_table_metadata"));
+    assert_eq!(output(ok), serde_json::json!(["col_a", "col_b"]));
+    assert!(ok.error.is_none());
+    let err = &actions[1];
+    assert_eq!(kwargs(err)["source"], "bookmarks");
+    assert!(err.output.is_none());
+    let text = &err.error.as_ref().unwrap().value;
+    assert!(
+        text.ends_with("NoSuchTable: table hive://gold.core/missing does not exist"),
+        "{text}"
+    );
+}
+
+#[test]
+fn skipped_arguments_and_output_are_not_recorded() {
+    let p = Pipeline::start();
+    let _ = _log_put_table_description("hive://a/b", "new text", "hunter2");
+    let actions = p.finish();
+    let a = only(&actions, "_log_put_table_description");
+    assert_eq!(
+        kwargs(a),
+        serde_json::json!({"table_key": "hive://a/b", "description": "new text"})
+    );
+    assert!(a.output.is_none());
+    assert!(!format!("{a:?}").contains("hunter2"));
+}
+
+#[test]
+fn a_panic_is_recorded_then_resumed() {
+    let p = Pipeline::start();
+    let caught = std::panic::catch_unwind(|| explode("on purpose"));
+    let payload = caught.unwrap_err();
+    assert_eq!(
+        payload.downcast_ref::<String>().map(String::as_str),
+        Some("exploded: on purpose")
+    );
+    let actions = p.finish();
+    let a = only(&actions, "explode");
+    assert_eq!(
+        a.error.as_ref().unwrap().value,
+        "panic: exploded: on purpose"
+    );
+    assert!(a.end_epoch_ms.is_some());
+}
+
+#[test]
+fn async_functions_are_logged_including_errors_and_panics() {
+    let p = Pipeline::start();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        assert_eq!(
+            _get_dashboard_metadata("mode://team/dash".into(), 1)
+                .await
+                .unwrap(),
+            16
+        );
+        assert!(
+            _get_dashboard_metadata("mode://team/dash".into(), -1)
+                .await
+                .is_err()
+        );
+        let spawned = tokio::spawn(async_explode()).await;
+        assert!(spawned.unwrap_err().is_panic());
+    });
+    drop(rt);
+    let actions = p.finish();
+    let dash: Vec<_> = actions
+        .iter()
+        .filter(|a| a.command.as_deref() == Some("_get_dashboard_metadata"))
+        .collect();
+    assert_eq!(dash.len(), 2);
+    let ok = dash.iter().find(|a| a.error.is_none()).unwrap();
+    assert_eq!(output(ok), serde_json::json!(16));
+    assert_eq!(
+        kwargs(ok),
+        serde_json::json!({"uri": "mode://team/dash", "index": 1})
+    );
+    let err = dash.iter().find(|a| a.error.is_some()).unwrap();
+    assert_eq!(
+        err.error.as_ref().unwrap().value,
+        "std::io::error::Error: negative index"
+    );
+    let boom = only(&actions, "async_explode");
+    assert_eq!(boom.error.as_ref().unwrap().value, "panic: async boom");
+}
+
+#[test]
+fn user_comes_from_scope_then_resolver_then_os() {
+    let p = Pipeline::start();
+    _log_get_user("a"); // OS user
+    actionlog::user::set_user_resolver(|| Some("resolved@example.com".into()));
+    _log_get_user("b"); // resolver
+    actionlog::user::with_user("scoped@example.com", || _log_get_user("c"));
+    futures::executor::block_on(actionlog::user::scope_user("task@example.com", async {
+        _log_get_user("d");
+    }));
+    let actions = p.finish();
+    let user_of = |id: &str| {
+        actions
+            .iter()
+            .find(|a| kwargs(a)["user_id"] == id)
+            .and_then(|a| a.user.clone())
+    };
+    assert_eq!(user_of("a").as_deref(), actionlog::user::os_user());
+    assert_eq!(user_of("b").as_deref(), Some("resolved@example.com"));
+    assert_eq!(user_of("c").as_deref(), Some("scoped@example.com"));
+    assert_eq!(user_of("d").as_deref(), Some("task@example.com"));
+}
+
+#[test]
+fn callbacks_see_pre_and_post_records_and_failures_never_break_the_call() {
+    let p = Pipeline::start();
+    let seen: Arc<Mutex<Vec<(Phase, actionlog::UserAction)>>> = Arc::default();
+    let (s1, s2) = (seen.clone(), seen.clone());
+    hooks::register(Phase::PreExecution, "failing", |_| {
+        Err("plugin is down".into())
+    });
+    hooks::register(Phase::PreExecution, "recorder", move |r| {
+        s1.lock().unwrap().push((Phase::PreExecution, r.clone()));
+        Ok(())
+    });
+    hooks::register(Phase::PostExecution, "panicking", |_| panic!("plugin bug"));
+    hooks::register(Phase::PostExecution, "recorder", move |r| {
+        s2.lock().unwrap().push((Phase::PostExecution, r.clone()));
+        Ok(())
+    });
+    let result = view_table("hive://gold.core/rides", 0, "popular_resources");
+    assert!(result.is_ok(), "a failing callback must not break the call");
+    let actions = p.finish();
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2);
+    let (pre_phase, pre) = &seen[0];
+    let (post_phase, post) = &seen[1];
+    assert_eq!(
+        (*pre_phase, *post_phase),
+        (Phase::PreExecution, Phase::PostExecution)
+    );
+    assert_eq!(pre.command.as_deref(), Some("_get_table_metadata"));
+    assert!(pre.end_epoch_ms.is_none() && pre.output.is_none() && pre.error.is_none());
+    assert!(post.end_epoch_ms.is_some() && post.output.is_some());
+    // The record callbacks see is the record the exporter produced.
+    let exported = only(&actions, "_get_table_metadata");
+    assert_eq!(post, exported);
+    assert_eq!(pre.start_epoch_ms, exported.start_epoch_ms);
+    assert_eq!(pre.trace_id, exported.trace_id);
+}
+
+#[test]
+fn oversized_arguments_are_capped_with_a_marker() {
+    let p = Pipeline::start();
+    let huge = "x".repeat(2 * 1024 * 1024);
+    _log_get_user(&huge);
+    let actions = p.finish();
+    let a = only(&actions, "_log_get_user");
+    let kw = &a.keyword_args_json.as_ref().unwrap().value;
+    assert!(kw.len() < 1024 * 1024 + 100, "{}", kw.len());
+    assert!(kw.starts_with("{\"user_id\":\"xxx"));
+    assert!(
+        kw.ends_with(&actionlog::convert::truncation_marker(
+            1024 * 1024,
+            huge.len() + 14
+        )),
+        "{}",
+        &kw[kw.len() - 80..]
+    );
+}
+
+#[test]
+fn plain_api_without_the_macro() {
+    let p = Pipeline::start();
+    let mut span = actionlog::ActionLog::new("_log_update_bookmark")
+        .user("grace@example.com")
+        .arg("resource_key", "hive://gold.core/rides")
+        .arg("resource_type", "table")
+        .arg("method", "PUT")
+        .start();
+    span.output_json("{\"ok\":true}");
+    span.finish();
+    // Dropped without finish: still ends, as an error.
+    drop(actionlog::ActionLog::new("abandoned").user("x").start());
+    let actions = p.finish();
+    let a = only(&actions, "_log_update_bookmark");
+    assert_eq!(a.user.as_deref(), Some("grace@example.com"));
+    assert_eq!(kwargs(a)["method"], "PUT");
+    assert_eq!(output(a), serde_json::json!({"ok": true}));
+    let dropped = only(&actions, "abandoned");
+    assert!(
+        dropped
+            .error
+            .as_ref()
+            .unwrap()
+            .value
+            .contains("dropped before completion")
+    );
+}
