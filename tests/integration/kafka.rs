@@ -236,8 +236,10 @@ async fn kafka_ten_thousand_decorated_actions_reach_an_independent_consumer() {
     let provider = SdkTracerProvider::builder()
         .with_span_processor(processor)
         .build();
-    actionlog::set_tracer_provider(&provider);
     tokio::task::spawn_blocking(move || {
+        // `#[action_log]` reports to a process-wide tracer, shared with other test modules.
+        let lock = crate::support::global_lock();
+        actionlog::set_tracer_provider(&provider);
         for seq in 0..PER_USER {
             for u in 0..USERS {
                 user::with_user(format!("kafka-user-{u:02}"), || {
@@ -250,8 +252,9 @@ async fn kafka_ten_thousand_decorated_actions_reach_an_independent_consumer() {
                 });
             }
         }
-        actionlog::reset_tracer_provider();
         provider.shutdown().expect("provider shutdown");
+        actionlog::reset_tracer_provider();
+        drop(lock);
     })
     .await
     .expect("producer thread");
@@ -261,9 +264,7 @@ async fn kafka_ten_thousand_decorated_actions_reach_an_independent_consumer() {
     assert_eq!(count(&stats.delivered), total, "broker acknowledgements");
     assert_eq!(count(&stats.failed) + count(&stats.dropped), 0);
 
-    let python = std::env::var("ACTIONLOG_PYTHON").unwrap_or_else(|_| {
-        panic!("ACTIONLOG_PYTHON is not set: run scripts/test.sh (it installs confluent-kafka)")
-    });
+    let python = crate::support::python();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/kafka_consume.py");
     let out = Command::new(python)
         .args([script, "--brokers", &brokers, "--topic", &topic])

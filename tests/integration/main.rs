@@ -5,8 +5,8 @@ mod support;
 mod cli;
 mod decorator;
 mod exporter;
+#[cfg(feature = "kafka")]
+mod kafka;
 mod tracing_compat;
 mod ui;
 mod wire_compat;
-#[cfg(feature = "kafka")]
-mod kafka;
