@@ -624,8 +624,9 @@ async fn kafka_shutdown_flushes_events_in_flight() {
     let topic = unique_topic("shutdown-flush");
     create_topic(&brokers, &topic, 3).await;
     let mut cfg = config(&brokers, &topic);
-    // A long linger keeps events in the buffer when shutdown starts.
-    cfg.linger_ms = 500;
+    // A long linger keeps events in the buffer when shutdown starts; shutdown's flush sends
+    // them at once.
+    cfg.linger_ms = 5_000;
     let sink = Arc::new(KafkaSink::new(cfg).expect("sink"));
     let stats = sink.stats();
     let writer = {

@@ -26,7 +26,7 @@ use crate::proto::{USER_ACTION_FULL_NAME, UserAction};
 use crate::sink::{Sink, SinkError};
 
 const NAME: &str = "kafka";
-/// How often a blocked write or a flush looks at the buffer again.
+/// How often a write blocked on a full buffer tries again.
 const POLL_INTERVAL: Duration = Duration::from_millis(10);
 
 /// What the Kafka sink has done, in counters another component can read at any time
@@ -194,6 +194,29 @@ impl KafkaSink {
     }
 }
 
+impl KafkaSink {
+    /// librdkafka's flush, which sends lingering batches at once, on a blocking thread.
+    async fn flush_for(&self, timeout: Duration) -> Result<(), SinkError> {
+        let producer = self.producer.clone();
+        let flushed = tokio::task::spawn_blocking(move || producer.flush(timeout)).await;
+        match flushed {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(SinkError::Unavailable {
+                sink: NAME.into(),
+                message: format!(
+                    "flush did not finish within {timeout:?}: {e}; {} action(s) still buffered{}",
+                    self.producer.in_flight_count(),
+                    self.error_hint()
+                ),
+            }),
+            Err(join) => Err(SinkError::Unavailable {
+                sink: NAME.into(),
+                message: format!("flush task failed: {join}"),
+            }),
+        }
+    }
+}
+
 /// Errors no retry can fix: reported as `Rejected`.
 fn is_permanent(e: &KafkaError) -> bool {
     use RDKafkaErrorCode as C;
@@ -350,21 +373,17 @@ impl Sink for KafkaSink {
     }
 
     async fn flush(&self) -> Result<(), SinkError> {
-        // Every queued event settles within message_timeout_ms, so this ends on its own.
-        while self.producer.in_flight_count() > 0 {
-            tokio::time::sleep(POLL_INTERVAL).await;
-        }
-        Ok(())
+        // Every queued event settles within message_timeout_ms, so that bounds the wait.
+        let bound = Duration::from_millis(u64::from(self.config.message_timeout_ms));
+        self.flush_for(bound + Duration::from_secs(1)).await
     }
 
     async fn shutdown(&self, timeout: Duration) -> Result<(), SinkError> {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return Err(SinkError::ShutDown { sink: NAME.into() });
         }
-        let deadline = Instant::now() + timeout;
-        while self.producer.in_flight_count() > 0 && Instant::now() < deadline {
-            tokio::time::sleep(POLL_INTERVAL).await;
-        }
+        // A timeout here is what the purge below reports; nothing else to do with it.
+        let _ = self.flush_for(timeout).await;
         let left = self.producer.in_flight_count();
         if left <= 0 {
             return Ok(());
