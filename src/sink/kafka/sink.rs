@@ -2,6 +2,7 @@
 //! per event and update the counters, so counts stay right even when a caller stops
 //! waiting (the exporter's timeout drops its future; librdkafka still reports).
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -65,15 +66,20 @@ impl KafkaStats {
 
 type Report = Result<(), KafkaError>;
 
+/// How long the same client error stays at debug level after it was logged as a warning:
+/// librdkafka reports a lost connection on every reconnect attempt.
+const REPEAT_LOG_AFTER: Duration = Duration::from_secs(60);
+
 struct SinkContext {
     stats: Arc<KafkaStats>,
     brokers: String,
+    logged: Mutex<HashMap<String, Instant>>,
 }
 
 impl ClientContext for SinkContext {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
         // librdkafka repeats connection failures on every reconnect attempt; those also
-        // come through `error`, which logs each distinct one once, so keep these quiet.
+        // come through `error`, which rate-limits them, so keep these quiet.
         match level {
             RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical => {
                 tracing::error!(target: "actionlog::kafka::librdkafka", fac, "{message}")
@@ -91,11 +97,18 @@ impl ClientContext for SinkContext {
         } else {
             format!("{reason} ({error}; bootstrap: {})", self.brokers)
         };
-        let repeated = match self.stats.last_error.lock() {
-            Ok(mut last) => {
-                let same = last.as_deref() == Some(line.as_str());
-                *last = Some(line.clone());
-                same
+        if let Ok(mut last) = self.stats.last_error.lock() {
+            *last = Some(line.clone());
+        }
+        let now = Instant::now();
+        let repeated = match self.logged.lock() {
+            Ok(mut logged) => {
+                logged.retain(|_, at| now.duration_since(*at) < REPEAT_LOG_AFTER);
+                let seen = logged.contains_key(&line);
+                if !seen {
+                    logged.insert(line.clone(), now);
+                }
+                seen
             }
             Err(_) => false,
         };
@@ -166,6 +179,7 @@ impl KafkaSink {
         let context = SinkContext {
             stats: stats.clone(),
             brokers: config.brokers.clone(),
+            logged: Mutex::new(HashMap::new()),
         };
         let producer = config.producer_config()?.create_with_context(context)?;
         Ok(Self {
