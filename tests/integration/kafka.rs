@@ -538,6 +538,10 @@ async fn kafka_bad_credentials_fail_clearly_without_endless_retry() {
     .await
     .expect("no endless retry")
     .expect_err("refused");
+    assert!(
+        matches!(err, SinkError::Rejected { count: 3, .. }),
+        "not retryable: {err}"
+    );
     let text = err.to_string();
     assert!(text.contains("3 failed"), "{text}");
     assert!(

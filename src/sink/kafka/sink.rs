@@ -56,6 +56,17 @@ impl KafkaStats {
         self.last_error.lock().ok().and_then(|e| e.clone())
     }
 
+    /// Whether the latest client error is an authentication failure. Sending again will
+    /// not help until the credentials change, so timeouts under it are reported as
+    /// rejections. librdkafka reports a refused SASL handshake as a transport error, so
+    /// its text is what tells.
+    fn last_error_is_authentication(&self) -> bool {
+        self.last_error().is_some_and(|e| {
+            let e = e.to_ascii_lowercase();
+            e.contains("sasl") || e.contains("authentication")
+        })
+    }
+
     /// Events enqueued whose delivery report has not arrived yet.
     pub fn in_flight(&self) -> u64 {
         let done =
@@ -372,7 +383,7 @@ impl Sink for KafkaSink {
             message.push_str(&format!("; {dropped} dropped (producer buffer full)"));
         }
         message.push_str(&self.error_hint());
-        if failures.iter().any(is_permanent) {
+        if failures.iter().any(is_permanent) || self.stats.last_error_is_authentication() {
             Err(SinkError::Rejected {
                 sink: NAME.into(),
                 count: failed + dropped as usize,
