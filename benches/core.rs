@@ -1,1 +1,164 @@
-fn main() {}
+//! Per-call and per-span costs of the core path (criterion).
+//!
+//! - `decorated_call`: an `#[action_log]` function (three small arguments, an output) with
+//!   the SDK's batch processor and `UserActionExporter` behind it, sink discarding.
+//! - `bare_otel_span`: the floor — an SDK span carrying the same attributes, same
+//!   processor, a no-op exporter.
+//! - `convert_and_encode`: span data → encoded UserAction bytes (the exporter's work per
+//!   span), against `encode_only`: prost encoding of the same, already-built UserAction.
+//!
+//! Run: `cargo bench --bench core`. Results and method: docs/benchmarks.md.
+
+use std::hint::black_box;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use actionlog::convention as key;
+use actionlog::convert::{ConvertOptions, convert};
+use actionlog::sink::NullSink;
+use actionlog::{UserActionExporter, action_log};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use opentelemetry::KeyValue;
+use opentelemetry::trace::{Span, SpanKind, Tracer, TracerProvider};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter,
+};
+use prost::Message;
+
+#[derive(Debug, Clone, Default)]
+struct NoopExporter;
+
+impl SpanExporter for NoopExporter {
+    async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct Keep(Arc<Mutex<Vec<SpanData>>>);
+
+impl SpanExporter for Keep {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        self.0.lock().unwrap().extend(batch);
+        Ok(())
+    }
+}
+
+fn batch<E: SpanExporter + 'static>(exporter: E) -> SdkTracerProvider {
+    let config = BatchConfigBuilder::default()
+        .with_max_queue_size(65_536)
+        .with_max_export_batch_size(512)
+        .with_scheduled_delay(Duration::from_millis(100))
+        .build();
+    SdkTracerProvider::builder()
+        .with_span_processor(
+            BatchSpanProcessor::builder(exporter)
+                .with_batch_config(config)
+                .build(),
+        )
+        .build()
+}
+
+#[action_log(user = "ada@example.com")]
+fn _get_table_metadata(table_key: &str, index: i64, source: &str) -> u64 {
+    (table_key.len() + source.len()) as u64 + index as u64
+}
+
+fn decorated(c: &mut Criterion) {
+    let mut g = c.benchmark_group("call");
+    let sink = Arc::new(NullSink::new());
+    let exporter = UserActionExporter::builder()
+        .with_sink(sink.clone())
+        .build()
+        .unwrap();
+    let provider = batch(exporter);
+    actionlog::set_tracer_provider(&provider);
+    g.bench_function("decorated_call", |b| {
+        b.iter(|| {
+            _get_table_metadata(
+                black_box("hive://gold.core/rides"),
+                black_box(3),
+                black_box("search_results"),
+            )
+        })
+    });
+    provider.shutdown().unwrap();
+    actionlog::reset_tracer_provider();
+
+    let provider = batch(NoopExporter);
+    let tracer = provider.tracer("bench");
+    let host = actionlog::user::host_name().unwrap_or("host");
+    g.bench_function("bare_otel_span", |b| {
+        b.iter(|| {
+            let (t, i, s) = (
+                black_box("hive://gold.core/rides"),
+                black_box(3i64),
+                black_box("search_results"),
+            );
+            let kw = format!(r#"{{"table_key":"{t}","index":{i},"source":"{s}"}}"#);
+            let mut span = tracer
+                .span_builder("_get_table_metadata")
+                .with_kind(SpanKind::Server)
+                .with_start_time(SystemTime::now())
+                .with_attributes(vec![
+                    KeyValue::new(key::COMMAND, "_get_table_metadata"),
+                    KeyValue::new(key::ENDUSER_ID, "ada@example.com"),
+                    KeyValue::new(key::HOST_NAME, host),
+                    KeyValue::new(key::POS_ARGS_JSON, "[]"),
+                    KeyValue::new(key::KEYWORD_ARGS_JSON, kw),
+                    KeyValue::new(key::CODE_FUNCTION_NAME, "core::_get_table_metadata"),
+                ])
+                .start(&tracer);
+            let out = (t.len() + s.len()) as u64 + i as u64;
+            span.set_attribute(KeyValue::new(key::OUTPUT, out.to_string()));
+            span.end_with_timestamp(SystemTime::now());
+            out
+        })
+    });
+    provider.shutdown().unwrap();
+    g.finish();
+}
+
+fn conversion(c: &mut Criterion) {
+    // Capture one real span from the decorator.
+    let keep = Keep::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(keep.clone())
+        .build();
+    actionlog::set_tracer_provider(&provider);
+    _get_table_metadata("hive://gold.core/rides", 3, "search_results");
+    provider.shutdown().unwrap();
+    actionlog::reset_tracer_provider();
+    let span = keep.0.lock().unwrap().pop().unwrap();
+    let opts = ConvertOptions::default();
+    let action = convert(&span, None, &opts).unwrap().unwrap().action;
+
+    let mut g = c.benchmark_group("span");
+    let mut buf = Vec::with_capacity(1024);
+    // The exporter owns each span, so conversion takes it by value; cloning it is setup,
+    // not measured.
+    g.bench_function("convert_and_encode", |b| {
+        b.iter_batched(
+            || span.clone(),
+            |span| {
+                buf.clear();
+                let c = convert(black_box(span), None, &opts).unwrap().unwrap();
+                c.action.encode(&mut buf).unwrap();
+                buf.len()
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("encode_only", |b| {
+        b.iter(|| {
+            buf.clear();
+            black_box(&action).encode(&mut buf).unwrap();
+            buf.len()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, decorated, conversion);
+criterion_main!(benches);

@@ -3,7 +3,8 @@
 //!
 //! The in-process exporter sees the SDK's [`SpanData`]; the bridge service receives OTLP
 //! protobuf [`Span`](opentelemetry_proto::tonic::trace::v1::Span)s. Both implement
-//! [`SpanView`], and [`convert`] turns any `SpanView` into a `UserAction` by the rules of
+//! [`SpanView`] (by reference, and by value to move strings instead of copying them), and
+//! [`convert`] turns any `SpanView` into a `UserAction` by the rules of
 //! `docs/conventions.md`. [`span_attributes`] is the other direction, used by the Rust
 //! decorator to emit spans.
 //!
@@ -21,6 +22,7 @@ use opentelemetry_sdk::trace::SpanData;
 
 use crate::convention as key;
 use crate::proto::{LongString, UserAction};
+use crate::redact::{Outcome, REDACTED, Redactor};
 
 /// Default cap on each text field (args, output, error): 1 MiB.
 pub const DEFAULT_MAX_FIELD_BYTES: usize = 1024 * 1024;
@@ -34,6 +36,9 @@ pub struct ConvertOptions {
     /// Check that the JSON attributes hold valid JSON (a warning when they do not; the text
     /// is kept either way).
     pub validate_json: bool,
+    /// Values of secret-looking keys in the JSON fields (arguments, output) are replaced
+    /// (see [`crate::redact`]); on by default.
+    pub redactor: Redactor,
 }
 
 impl Default for ConvertOptions {
@@ -41,6 +46,7 @@ impl Default for ConvertOptions {
         Self {
             max_field_bytes: DEFAULT_MAX_FIELD_BYTES,
             validate_json: true,
+            redactor: Redactor::default(),
         }
     }
 }
@@ -72,36 +78,86 @@ impl AttrValue<'_> {
             AttrValue::Json(j) => j.clone(),
         }
     }
+}
 
-    fn is_str(&self) -> bool {
-        matches!(self, AttrValue::Str(_))
+/// An attribute value conversion can read: borrowed ([`AttrValue`]) or owned (the SDK's
+/// [`Value`], OTLP's `AnyValue`), so an owned span gives up its strings without copies.
+pub trait AttrLike {
+    /// The value if it is a string.
+    fn as_str(&self) -> Option<&str>;
+    /// The value as text: a string as it is (moved when owned), anything else rendered as
+    /// JSON text.
+    fn into_text(self) -> String;
+}
+
+impl AttrLike for AttrValue<'_> {
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            AttrValue::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn into_text(self) -> String {
+        match self {
+            AttrValue::Json(j) => j,
+            other => other.to_text(),
+        }
     }
 }
 
-/// The status of a span, as far as conversion cares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SpanOutcome<'a> {
-    /// Unset or Ok.
-    NotError,
-    /// Error, with the status description (may be empty).
-    Error(&'a str),
+impl AttrLike for Value {
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s.as_str()),
+            _ => None,
+        }
+    }
+
+    fn into_text(self) -> String {
+        match self {
+            Value::String(s) => s.into(),
+            other => sdk_value(&other).into_text(),
+        }
+    }
 }
 
-/// Read access to a span, implemented for the SDK's [`SpanData`] and for OTLP spans, so
-/// that one function converts both.
+impl AttrLike for Option<AnyValue> {
+    fn as_str(&self) -> Option<&str> {
+        match self.as_ref()?.value.as_ref()? {
+            any_value::Value::StringValue(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn into_text(self) -> String {
+        match self {
+            Some(AnyValue {
+                value: Some(any_value::Value::StringValue(s)),
+            }) => s,
+            other => otlp_value(other.as_ref()).into_text(),
+        }
+    }
+}
+
+/// A span conversion can read, implemented for the SDK's [`SpanData`] and for OTLP spans,
+/// each by reference (attributes borrowed and copied) and by value (attributes moved out),
+/// so that one function converts them all.
 pub trait SpanView {
-    /// The span name.
-    fn name(&self) -> &str;
-    /// Calls `f` for every span attribute, in order.
-    fn visit_attributes<'s>(&'s self, f: &mut dyn FnMut(&'s str, AttrValue<'s>));
+    /// The attribute value type handed out.
+    type Attr: AttrLike;
+    /// Whether the span carries `action_log.command`, i.e. is an action log.
+    fn is_action(&self) -> bool;
+    /// Calls `f` for every span attribute, in order, handing over the values.
+    fn drain_attributes(&mut self, f: &mut dyn FnMut(&str, Self::Attr));
     /// Calls `f` for every attribute of the last span event named `exception`.
-    fn visit_exception_event<'s>(&'s self, f: &mut dyn FnMut(&'s str, AttrValue<'s>));
+    fn drain_exception_event(&mut self, f: &mut dyn FnMut(&str, Self::Attr));
     /// Start time in ns since the Unix epoch; 0 when unknown.
     fn start_unix_nanos(&self) -> u64;
     /// End time in ns since the Unix epoch; 0 when unknown.
     fn end_unix_nanos(&self) -> u64;
-    /// The span status.
-    fn outcome(&self) -> SpanOutcome<'_>;
+    /// `Some(description)` (possibly empty) when the span status is Error.
+    fn error_status(&self) -> Option<&str>;
     /// The trace id as 32 lower-case hex digits.
     fn trace_id_hex(&self) -> Result<String, ConvertError>;
     /// The span id as 16 lower-case hex digits.
@@ -157,6 +213,17 @@ pub enum ConvertWarning {
     MissingUser,
     /// The end time is before the start time (kept as reported).
     EndBeforeStart,
+    /// Values of secret-looking keys were replaced.
+    Redacted {
+        /// The attribute key.
+        key: &'static str,
+    },
+    /// A field mentioning a secret-looking key was not JSON, so the whole field was
+    /// replaced by `[REDACTED]`.
+    RedactedUnparsable {
+        /// The attribute key.
+        key: &'static str,
+    },
 }
 
 impl ConvertWarning {
@@ -168,6 +235,8 @@ impl ConvertWarning {
             ConvertWarning::Truncated { .. } => "truncated",
             ConvertWarning::MissingUser => "missing_user",
             ConvertWarning::EndBeforeStart => "end_before_start",
+            ConvertWarning::Redacted { .. } => "redacted",
+            ConvertWarning::RedactedUnparsable { .. } => "redacted_unparsable",
         }
     }
 }
@@ -186,22 +255,36 @@ pub fn truncation_marker(kept: usize, original: usize) -> String {
     format!("…[actionlog: truncated, {kept} of {original} bytes kept]")
 }
 
-#[derive(Default)]
-struct Found<'s> {
-    command: Option<AttrValue<'s>>,
-    enduser: Option<AttrValue<'s>>,
-    user: Option<AttrValue<'s>>,
-    host: Option<AttrValue<'s>>,
-    pos_args: Option<AttrValue<'s>>,
-    kw_args: Option<AttrValue<'s>>,
-    output: Option<AttrValue<'s>>,
-    exc_type: Option<AttrValue<'s>>,
-    exc_message: Option<AttrValue<'s>>,
-    exc_stack: Option<AttrValue<'s>>,
+struct Found<A> {
+    command: Option<A>,
+    enduser: Option<A>,
+    user: Option<A>,
+    host: Option<A>,
+    pos_args: Option<A>,
+    kw_args: Option<A>,
+    output: Option<A>,
+    exc_type: Option<A>,
+    exc_message: Option<A>,
+    exc_stack: Option<A>,
 }
 
-impl<'s> Found<'s> {
-    fn see(&mut self, k: &'s str, v: AttrValue<'s>) {
+impl<A> Found<A> {
+    fn new() -> Self {
+        Self {
+            command: None,
+            enduser: None,
+            user: None,
+            host: None,
+            pos_args: None,
+            kw_args: None,
+            output: None,
+            exc_type: None,
+            exc_message: None,
+            exc_stack: None,
+        }
+    }
+
+    fn see(&mut self, k: &str, v: A) {
         let slot = match k {
             key::COMMAND => &mut self.command,
             key::ENDUSER_ID => &mut self.enduser,
@@ -224,13 +307,20 @@ impl<'s> Found<'s> {
 /// Returns `Ok(None)` for spans that are not action logs (no `action_log.command`), and an
 /// error for action spans that cannot be converted (empty command, invalid ids).
 /// `resource_host` is the resource's `host.name`, used when the span has none.
-pub fn convert<S: SpanView + ?Sized>(
-    span: &S,
+///
+/// Pass a span by reference (`convert(&span, ..)`) to keep it, or by value to let
+/// conversion move its strings instead of copying them.
+pub fn convert<S: SpanView>(
+    mut span: S,
     resource_host: Option<&str>,
     opts: &ConvertOptions,
 ) -> Result<Option<Converted>, ConvertError> {
-    let mut found = Found::default();
-    span.visit_attributes(&mut |k, v| found.see(k, v));
+    if !span.is_action() {
+        return Ok(None);
+    }
+    let error_description = span.error_status().map(str::to_owned);
+    let mut found = Found::new();
+    span.drain_attributes(&mut |k, v| found.see(k, v));
     let Some(command) = found.command.take() else {
         return Ok(None);
     };
@@ -264,27 +354,27 @@ pub fn convert<S: SpanView + ?Sized>(
         warnings.push(ConvertWarning::EndBeforeStart);
     }
 
-    let json_field = |v: Option<AttrValue<'_>>, k: &'static str, w: &mut Vec<ConvertWarning>| {
+    let json_field = |v: Option<S::Attr>, k: &'static str, w: &mut Vec<ConvertWarning>| {
         v.map(|v| LongString::new(json_text(v, k, opts, w)))
     };
     let pos_args_json = json_field(found.pos_args.take(), key::POS_ARGS_JSON, &mut warnings);
     let keyword_args_json = json_field(found.kw_args.take(), key::KEYWORD_ARGS_JSON, &mut warnings);
     let output = json_field(found.output.take(), key::OUTPUT, &mut warnings);
 
-    let error = match span.outcome() {
-        SpanOutcome::NotError => None,
-        SpanOutcome::Error(description) => {
+    let error = match error_description {
+        None => None,
+        Some(description) => {
             let mut exc = (
                 found.exc_type.take(),
                 found.exc_message.take(),
                 found.exc_stack.take(),
             );
             if exc.0.is_none() && exc.1.is_none() {
-                let mut ev = Found::default();
-                span.visit_exception_event(&mut |k, v| ev.see(k, v));
+                let mut ev = Found::new();
+                span.drain_exception_event(&mut |k, v| ev.see(k, v));
                 exc = (ev.exc_type, ev.exc_message, ev.exc_stack);
             }
-            let text = error_text(exc, description);
+            let text = error_text(exc, &description);
             Some(LongString::new(cap(text, "error", opts, &mut warnings)))
         }
     };
@@ -309,16 +399,12 @@ pub fn convert<S: SpanView + ?Sized>(
 
 /// `"<type>: <message>"`, then a newline and the stack trace when there is one; the status
 /// description when no exception attributes exist; `"error"` when there is nothing at all.
-fn error_text(
-    (ty, msg, stack): (
-        Option<AttrValue<'_>>,
-        Option<AttrValue<'_>>,
-        Option<AttrValue<'_>>,
-    ),
+fn error_text<A: AttrLike>(
+    (ty, msg, stack): (Option<A>, Option<A>, Option<A>),
     description: &str,
 ) -> String {
-    let ty = ty.map(|v| v.to_text()).filter(|s| !s.is_empty());
-    let msg = msg.map(|v| v.to_text()).filter(|s| !s.is_empty());
+    let ty = ty.map(A::into_text).filter(|s| !s.is_empty());
+    let msg = msg.map(A::into_text).filter(|s| !s.is_empty());
     let mut text = match (ty, msg) {
         (Some(t), Some(m)) => format!("{t}: {m}"),
         (Some(t), None) => t,
@@ -326,42 +412,50 @@ fn error_text(
         (None, None) if !description.is_empty() => description.to_owned(),
         (None, None) => "error".to_owned(),
     };
-    if let Some(stack) = stack.map(|v| v.to_text()).filter(|s| !s.is_empty()) {
+    if let Some(stack) = stack.map(A::into_text).filter(|s| !s.is_empty()) {
         text.push('\n');
         text.push_str(&stack);
     }
     text
 }
 
-fn scalar_text(v: AttrValue<'_>, k: &'static str, w: &mut Vec<ConvertWarning>) -> String {
-    if !v.is_str() {
+fn scalar_text<A: AttrLike>(v: A, k: &'static str, w: &mut Vec<ConvertWarning>) -> String {
+    if v.as_str().is_none() {
         w.push(ConvertWarning::WrongType { key: k });
     }
-    v.to_text()
+    v.into_text()
 }
 
-fn json_text(
-    v: AttrValue<'_>,
+fn json_text<A: AttrLike>(
+    v: A,
     k: &'static str,
     opts: &ConvertOptions,
     w: &mut Vec<ConvertWarning>,
 ) -> String {
-    let text = match v {
-        AttrValue::Str(s) => {
-            if opts.validate_json
-                && s.len() <= opts.max_field_bytes
-                && serde_json::from_str::<serde::de::IgnoredAny>(s).is_err()
-            {
+    let text = match v.as_str() {
+        Some(s) if s.len() > opts.max_field_bytes => cap_str(s, k, opts, w),
+        Some(s) => {
+            if opts.validate_json && serde_json::from_str::<serde::de::IgnoredAny>(s).is_err() {
                 w.push(ConvertWarning::InvalidJson { key: k });
             }
-            return cap_str(s, k, opts, w);
+            v.into_text()
         }
-        other => {
+        None => {
             w.push(ConvertWarning::WrongType { key: k });
-            other.to_text()
+            cap(v.into_text(), k, opts, w)
         }
     };
-    cap(text, k, opts, w)
+    match opts.redactor.redact(&text) {
+        Outcome::Clean => text,
+        Outcome::Redacted(clean) => {
+            w.push(ConvertWarning::Redacted { key: k });
+            clean
+        }
+        Outcome::Unparsable => {
+            w.push(ConvertWarning::RedactedUnparsable { key: k });
+            REDACTED.to_owned()
+        }
+    }
 }
 
 fn cap(
@@ -406,18 +500,20 @@ fn system_time_nanos(t: SystemTime) -> u64 {
 }
 
 fn hex_id(bytes: &[u8], expected: usize) -> Result<String, String> {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     if bytes.len() != expected {
         return Err(format!("expected {expected} bytes, got {}", bytes.len()));
     }
     if bytes.iter().all(|b| *b == 0) {
         return Err("all zeros".into());
     }
-    let mut s = String::with_capacity(expected * 2);
+    let mut out = Vec::with_capacity(expected * 2);
     for b in bytes {
-        s.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
-        s.push(char::from_digit(u32::from(b & 0xf), 16).unwrap_or('0'));
+        out.push(DIGITS[usize::from(b >> 4)]);
+        out.push(DIGITS[usize::from(b & 0xf)]);
     }
-    Ok(s)
+    // Only ASCII hex digits were pushed.
+    Ok(String::from_utf8(out).unwrap_or_default())
 }
 
 // ---- the SDK's SpanData -------------------------------------------------------------
@@ -444,27 +540,83 @@ fn sdk_value(v: &Value) -> AttrValue<'_> {
     }
 }
 
-impl SpanView for SpanData {
-    fn name(&self) -> &str {
-        &self.name
+fn sdk_exception_event(span: &SpanData) -> Option<usize> {
+    span.events
+        .events
+        .iter()
+        .rposition(|e| e.name == key::EXCEPTION_EVENT)
+}
+
+fn sdk_is_action(span: &SpanData) -> bool {
+    span.attributes
+        .iter()
+        .any(|kv| kv.key.as_str() == key::COMMAND)
+}
+
+/// A borrowed SDK span: attribute values are copied out.
+impl<'a> SpanView for &'a SpanData {
+    type Attr = AttrValue<'a>;
+
+    fn is_action(&self) -> bool {
+        sdk_is_action(self)
     }
 
-    fn visit_attributes<'s>(&'s self, f: &mut dyn FnMut(&'s str, AttrValue<'s>)) {
-        for kv in &self.attributes {
+    fn drain_attributes(&mut self, f: &mut dyn FnMut(&str, AttrValue<'a>)) {
+        let span: &'a SpanData = self;
+        for kv in &span.attributes {
             f(kv.key.as_str(), sdk_value(&kv.value));
         }
     }
 
-    fn visit_exception_event<'s>(&'s self, f: &mut dyn FnMut(&'s str, AttrValue<'s>)) {
-        if let Some(ev) = self
-            .events
-            .events
-            .iter()
-            .rev()
-            .find(|e| e.name == key::EXCEPTION_EVENT)
-        {
-            for kv in &ev.attributes {
+    fn drain_exception_event(&mut self, f: &mut dyn FnMut(&str, AttrValue<'a>)) {
+        let span: &'a SpanData = self;
+        if let Some(i) = sdk_exception_event(span) {
+            for kv in &span.events.events[i].attributes {
                 f(kv.key.as_str(), sdk_value(&kv.value));
+            }
+        }
+    }
+
+    // The rest reads plain fields: the owned impl's answers apply as they are.
+    fn start_unix_nanos(&self) -> u64 {
+        SpanData::start_unix_nanos(self)
+    }
+
+    fn end_unix_nanos(&self) -> u64 {
+        SpanData::end_unix_nanos(self)
+    }
+
+    fn error_status(&self) -> Option<&str> {
+        SpanData::error_status(self)
+    }
+
+    fn trace_id_hex(&self) -> Result<String, ConvertError> {
+        SpanData::trace_id_hex(self)
+    }
+
+    fn span_id_hex(&self) -> Result<String, ConvertError> {
+        SpanData::span_id_hex(self)
+    }
+}
+
+/// An owned SDK span: attribute values are moved out.
+impl SpanView for SpanData {
+    type Attr = Value;
+
+    fn is_action(&self) -> bool {
+        sdk_is_action(self)
+    }
+
+    fn drain_attributes(&mut self, f: &mut dyn FnMut(&str, Value)) {
+        for kv in std::mem::take(&mut self.attributes) {
+            f(kv.key.as_str(), kv.value);
+        }
+    }
+
+    fn drain_exception_event(&mut self, f: &mut dyn FnMut(&str, Value)) {
+        if let Some(i) = sdk_exception_event(self) {
+            for kv in std::mem::take(&mut self.events.events[i].attributes) {
+                f(kv.key.as_str(), kv.value);
             }
         }
     }
@@ -477,10 +629,10 @@ impl SpanView for SpanData {
         system_time_nanos(self.end_time)
     }
 
-    fn outcome(&self) -> SpanOutcome<'_> {
+    fn error_status(&self) -> Option<&str> {
         match &self.status {
-            Status::Error { description } => SpanOutcome::Error(description),
-            _ => SpanOutcome::NotError,
+            Status::Error { description } => Some(description),
+            _ => None,
         }
     }
 
@@ -539,26 +691,80 @@ fn otlp_value(v: Option<&AnyValue>) -> AttrValue<'_> {
     }
 }
 
-impl SpanView for OtlpSpan {
-    fn name(&self) -> &str {
-        &self.name
+fn otlp_exception_event(span: &OtlpSpan) -> Option<usize> {
+    span.events
+        .iter()
+        .rposition(|e| e.name == key::EXCEPTION_EVENT)
+}
+
+fn otlp_is_action(span: &OtlpSpan) -> bool {
+    span.attributes.iter().any(|kv| kv.key == key::COMMAND)
+}
+
+/// A borrowed OTLP span: attribute values are copied out.
+impl<'a> SpanView for &'a OtlpSpan {
+    type Attr = AttrValue<'a>;
+
+    fn is_action(&self) -> bool {
+        otlp_is_action(self)
     }
 
-    fn visit_attributes<'s>(&'s self, f: &mut dyn FnMut(&'s str, AttrValue<'s>)) {
-        for kv in &self.attributes {
+    fn drain_attributes(&mut self, f: &mut dyn FnMut(&str, AttrValue<'a>)) {
+        let span: &'a OtlpSpan = self;
+        for kv in &span.attributes {
             f(kv.key.as_str(), otlp_value(kv.value.as_ref()));
         }
     }
 
-    fn visit_exception_event<'s>(&'s self, f: &mut dyn FnMut(&'s str, AttrValue<'s>)) {
-        if let Some(ev) = self
-            .events
-            .iter()
-            .rev()
-            .find(|e| e.name == key::EXCEPTION_EVENT)
-        {
-            for kv in &ev.attributes {
+    fn drain_exception_event(&mut self, f: &mut dyn FnMut(&str, AttrValue<'a>)) {
+        let span: &'a OtlpSpan = self;
+        if let Some(i) = otlp_exception_event(span) {
+            for kv in &span.events[i].attributes {
                 f(kv.key.as_str(), otlp_value(kv.value.as_ref()));
+            }
+        }
+    }
+
+    // The rest reads plain fields: the owned impl's answers apply as they are.
+    fn start_unix_nanos(&self) -> u64 {
+        OtlpSpan::start_unix_nanos(self)
+    }
+
+    fn end_unix_nanos(&self) -> u64 {
+        OtlpSpan::end_unix_nanos(self)
+    }
+
+    fn error_status(&self) -> Option<&str> {
+        OtlpSpan::error_status(self)
+    }
+
+    fn trace_id_hex(&self) -> Result<String, ConvertError> {
+        OtlpSpan::trace_id_hex(self)
+    }
+
+    fn span_id_hex(&self) -> Result<String, ConvertError> {
+        OtlpSpan::span_id_hex(self)
+    }
+}
+
+/// An owned OTLP span (as decoded from a request): attribute values are moved out.
+impl SpanView for OtlpSpan {
+    type Attr = Option<AnyValue>;
+
+    fn is_action(&self) -> bool {
+        otlp_is_action(self)
+    }
+
+    fn drain_attributes(&mut self, f: &mut dyn FnMut(&str, Option<AnyValue>)) {
+        for kv in std::mem::take(&mut self.attributes) {
+            f(kv.key.as_str(), kv.value);
+        }
+    }
+
+    fn drain_exception_event(&mut self, f: &mut dyn FnMut(&str, Option<AnyValue>)) {
+        if let Some(i) = otlp_exception_event(self) {
+            for kv in std::mem::take(&mut self.events[i].attributes) {
+                f(kv.key.as_str(), kv.value);
             }
         }
     }
@@ -571,10 +777,10 @@ impl SpanView for OtlpSpan {
         self.end_time_unix_nano
     }
 
-    fn outcome(&self) -> SpanOutcome<'_> {
+    fn error_status(&self) -> Option<&str> {
         match &self.status {
-            Some(s) if s.code == StatusCode::Error as i32 => SpanOutcome::Error(&s.message),
-            _ => SpanOutcome::NotError,
+            Some(s) if s.code == StatusCode::Error as i32 => Some(&s.message),
+            _ => None,
         }
     }
 
@@ -630,11 +836,12 @@ pub fn span_attributes(action: &UserAction) -> Vec<KeyValue> {
 }
 
 /// The span status that represents `action.error`: `Error` with the error text as the
-/// description, or `Unset`.
+/// description, or `Unset`. An empty error text, which the KPIs count as success, is
+/// `Unset` too (an Error status always converts back to a non-empty error).
 pub fn span_status(action: &UserAction) -> Status {
     match &action.error {
-        Some(e) => Status::error(e.value.clone()),
-        None => Status::Unset,
+        Some(e) if !e.value.is_empty() => Status::error(e.value.clone()),
+        _ => Status::Unset,
     }
 }
 
@@ -868,6 +1075,42 @@ mod tests {
     }
 
     #[test]
+    fn secret_arguments_and_outputs_are_redacted_before_leaving() {
+        let span = sdk_span(
+            vec![
+                KeyValue::new(key::COMMAND, "c"),
+                KeyValue::new(key::ENDUSER_ID, "u"),
+                KeyValue::new(
+                    key::KEYWORD_ARGS_JSON,
+                    r#"{"table_key":"t","options":{"api_key":"k-123"}}"#,
+                ),
+                KeyValue::new(key::OUTPUT, "session_token=abc"),
+            ],
+            Status::Unset,
+        );
+        let c = convert(&span, None, &ConvertOptions::default())
+            .unwrap()
+            .unwrap();
+        let kw: serde_json::Value =
+            serde_json::from_str(&c.action.keyword_args_json.unwrap().value).unwrap();
+        assert_eq!(
+            kw,
+            serde_json::json!({"table_key": "t", "options": {"api_key": "[REDACTED]"}})
+        );
+        assert_eq!(c.action.output.unwrap().value, REDACTED);
+        assert_eq!(
+            c.warnings,
+            vec![
+                ConvertWarning::Redacted {
+                    key: key::KEYWORD_ARGS_JSON
+                },
+                ConvertWarning::InvalidJson { key: key::OUTPUT },
+                ConvertWarning::RedactedUnparsable { key: key::OUTPUT },
+            ]
+        );
+    }
+
+    #[test]
     fn missing_user_is_converted_without_user() {
         let span = sdk_span(vec![KeyValue::new(key::COMMAND, "c")], Status::Unset);
         let c = convert(&span, None, &ConvertOptions::default())
@@ -963,6 +1206,46 @@ mod tests {
     }
 
     #[test]
+    fn owned_and_borrowed_conversion_agree() {
+        let mut attrs = base_attrs();
+        attrs.push(KeyValue::new(key::HOST_NAME, 5_i64));
+        let mut sdk = sdk_span(attrs.clone(), Status::error("boom"));
+        sdk.events.events.push(opentelemetry::trace::Event::new(
+            "exception",
+            UNIX_EPOCH,
+            vec![KeyValue::new(key::EXCEPTION_TYPE, "KeyError")],
+            0,
+        ));
+        let opts = ConvertOptions::default();
+        let borrowed = convert(&sdk, None, &opts).unwrap().unwrap();
+        assert_eq!(borrowed.action.error.as_ref().unwrap().value, "KeyError");
+        assert_eq!(borrowed.action.host_name.as_deref(), Some("5"));
+        assert_eq!(convert(sdk, None, &opts).unwrap().unwrap(), borrowed);
+
+        let otlp = OtlpSpan {
+            trace_id: vec![0xab; 16],
+            span_id: vec![1; 8],
+            attributes: attrs
+                .iter()
+                .map(|kv| match &kv.value {
+                    Value::I64(i) => OtlpKv {
+                        key: kv.key.to_string(),
+                        value: Some(AnyValue {
+                            value: Some(any_value::Value::IntValue(*i)),
+                        }),
+                        ..Default::default()
+                    },
+                    v => otlp_str(kv.key.as_str(), &v.as_str()),
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let borrowed = convert(&otlp, None, &opts).unwrap().unwrap();
+        assert_eq!(borrowed.action.host_name.as_deref(), Some("5"));
+        assert_eq!(convert(otlp, None, &opts).unwrap().unwrap(), borrowed);
+    }
+
+    #[test]
     fn otlp_times_of_zero_mean_absent_and_end_before_start_is_flagged() {
         let otlp = OtlpSpan {
             trace_id: vec![1; 16],
@@ -1010,5 +1293,174 @@ mod tests {
             .unwrap();
         assert!(back.warnings.is_empty());
         assert_eq!(back.action, action);
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use std::time::Duration;
+
+    use opentelemetry::trace::{SpanContext, SpanId, SpanKind, TraceFlags, TraceId, TraceState};
+    use opentelemetry_proto::tonic::common::v1::{ArrayValue, KeyValue as OtlpKv};
+    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn any_value() -> impl Strategy<Value = Option<AnyValue>> {
+        let leaf = prop_oneof![
+            any::<String>().prop_map(any_value::Value::StringValue),
+            any::<bool>().prop_map(any_value::Value::BoolValue),
+            any::<i64>().prop_map(any_value::Value::IntValue),
+            any::<f64>().prop_map(any_value::Value::DoubleValue),
+            proptest::collection::vec(any::<u8>(), 0..8).prop_map(any_value::Value::BytesValue),
+        ];
+        let value = leaf.prop_recursive(3, 16, 4, |inner| {
+            proptest::collection::vec(inner, 0..4).prop_map(|vs| {
+                any_value::Value::ArrayValue(ArrayValue {
+                    values: vs
+                        .into_iter()
+                        .map(|v| AnyValue { value: Some(v) })
+                        .collect(),
+                })
+            })
+        });
+        proptest::option::of(proptest::option::of(value).prop_map(|value| AnyValue { value }))
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(key::COMMAND.to_owned()),
+            Just(key::ENDUSER_ID.to_owned()),
+            Just(key::USER_ID.to_owned()),
+            Just(key::HOST_NAME.to_owned()),
+            Just(key::POS_ARGS_JSON.to_owned()),
+            Just(key::KEYWORD_ARGS_JSON.to_owned()),
+            Just(key::OUTPUT.to_owned()),
+            Just(key::EXCEPTION_TYPE.to_owned()),
+            Just(key::EXCEPTION_MESSAGE.to_owned()),
+            any::<String>(),
+        ]
+    }
+
+    fn otlp_span() -> impl Strategy<Value = OtlpSpan> {
+        (
+            proptest::collection::vec((key(), any_value()), 0..12),
+            proptest::collection::vec(any::<u8>(), 0..20),
+            proptest::collection::vec(any::<u8>(), 0..10),
+            any::<u64>(),
+            any::<u64>(),
+            0i32..4,
+            any::<String>(),
+        )
+            .prop_map(
+                |(attrs, trace_id, span_id, start, end, code, message)| OtlpSpan {
+                    trace_id,
+                    span_id,
+                    start_time_unix_nano: start,
+                    end_time_unix_nano: end,
+                    attributes: attrs
+                        .into_iter()
+                        .map(|(key, value)| OtlpKv {
+                            key,
+                            value,
+                            ..Default::default()
+                        })
+                        .collect(),
+                    status: Some(opentelemetry_proto::tonic::trace::v1::Status { message, code }),
+                    ..Default::default()
+                },
+            )
+    }
+
+    fn text() -> impl Strategy<Value = Option<String>> {
+        proptest::option::of(any::<String>())
+    }
+
+    /// Valid actions: a non-empty command; times in whole ms after the epoch (a span has
+    /// both); JSON fields hold any text (conversion keeps text verbatim); an error, when
+    /// present, is not empty (see `span_status`).
+    fn valid_action() -> impl Strategy<Value = UserAction> {
+        (
+            "[a-z_]{1,20}",
+            text(),
+            text(),
+            (1i64..4_000_000_000_000, 0i64..1_000_000),
+            (text(), text(), text()),
+            proptest::option::of(".{1,40}"),
+            any::<[u8; 16]>().prop_filter("non-zero", |b| b.iter().any(|x| *x != 0)),
+            any::<[u8; 8]>().prop_filter("non-zero", |b| b.iter().any(|x| *x != 0)),
+        )
+            .prop_map(
+                |(command, user, host, (start, dur), (pos, kw, out), error, tid, sid)| UserAction {
+                    host_name: host,
+                    start_epoch_ms: Some(start),
+                    end_epoch_ms: Some(start + dur),
+                    pos_args_json: pos.map(LongString::new),
+                    keyword_args_json: kw.map(LongString::new),
+                    output: out.map(LongString::new),
+                    error: error.map(LongString::new),
+                    user,
+                    command: Some(command),
+                    trace_id: Some(hex_id(&tid, 16).unwrap()),
+                    span_id: Some(hex_id(&sid, 8).unwrap()),
+                },
+            )
+    }
+
+    fn to_span(a: &UserAction) -> SpanData {
+        let bytes = |hex: &str| -> Vec<u8> {
+            (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect()
+        };
+        let tid: [u8; 16] = bytes(a.trace_id.as_deref().unwrap()).try_into().unwrap();
+        let sid: [u8; 8] = bytes(a.span_id.as_deref().unwrap()).try_into().unwrap();
+        let ms = |v: Option<i64>| UNIX_EPOCH + Duration::from_millis(v.unwrap() as u64);
+        SpanData {
+            span_context: SpanContext::new(
+                TraceId::from_bytes(tid),
+                SpanId::from_bytes(sid),
+                TraceFlags::SAMPLED,
+                false,
+                TraceState::default(),
+            ),
+            parent_span_id: SpanId::INVALID,
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Server,
+            name: a.command.clone().unwrap().into(),
+            start_time: ms(a.start_epoch_ms),
+            end_time: ms(a.end_epoch_ms),
+            attributes: span_attributes(a),
+            dropped_attributes_count: 0,
+            events: SpanEvents::default(),
+            links: SpanLinks::default(),
+            status: span_status(a),
+            instrumentation_scope: Default::default(),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn conversion_never_panics(span in otlp_span(), cap in 0usize..64) {
+            let opts = ConvertOptions { max_field_bytes: cap, ..ConvertOptions::default() };
+            let borrowed = convert(&span, Some("h"), &opts);
+            let owned = convert(span, Some("h"), &opts);
+            prop_assert_eq!(borrowed, owned);
+        }
+
+        #[test]
+        fn action_to_span_to_action_is_the_identity(action in valid_action()) {
+            let opts = ConvertOptions {
+                validate_json: false,
+                redactor: Redactor::disabled(),
+                ..ConvertOptions::default()
+            };
+            let back = convert(to_span(&action), None, &opts).unwrap().unwrap();
+            prop_assert_eq!(back.action, action);
+        }
     }
 }

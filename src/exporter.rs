@@ -29,7 +29,7 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use crate::convention as key;
-use crate::convert::{ConvertOptions, convert};
+use crate::convert::{ConvertOptions, SpanView, convert};
 use crate::proto::UserAction;
 use crate::runtime;
 use crate::sink::{Sink, SinkError};
@@ -233,7 +233,13 @@ impl<I: SpanExporter> SpanExporter for UserActionExporter<I> {
         let mut actions = Vec::with_capacity(batch.len());
         let mut others = Vec::new();
         for span in batch {
-            match convert(&span, self.resource_host.as_deref(), &self.options) {
+            if !span.is_action() {
+                others.push(span);
+                continue;
+            }
+            let name = span.name.clone();
+            // By value: the span's strings move into the UserAction instead of being copied.
+            match convert(span, self.resource_host.as_deref(), &self.options) {
                 Ok(Some(c)) => {
                     if !c.warnings.is_empty() {
                         self.stats
@@ -243,10 +249,10 @@ impl<I: SpanExporter> SpanExporter for UserActionExporter<I> {
                     }
                     actions.push(c.action);
                 }
-                Ok(None) => others.push(span),
+                Ok(None) => {}
                 Err(e) => {
                     self.stats.rejected.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(span = %span.name, error = %e, "action span rejected");
+                    tracing::warn!(span = %name, error = %e, "action span rejected");
                 }
             }
         }

@@ -40,6 +40,7 @@ pub mod exporter;
 pub mod hooks;
 pub mod json;
 pub mod proto;
+pub mod redact;
 mod runtime;
 pub mod sink;
 pub mod user;
@@ -89,3 +90,8 @@ pub mod __private {
         value
     }
 }
+
+/// The README's Rust examples are compiled as doc tests, so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -104,6 +104,22 @@ pub(crate) fn expand(args: Args, func: ItemFn) -> TokenStream {
         _ => None,
     };
 
+    // Records the outcome, ends the span, and hands back the value or resumes the panic.
+    let settle = quote! {
+        match __al_result {
+            ::core::result::Result::Ok(__al_value) => {
+                #record
+                __al_span.finish();
+                __al_value
+            }
+            ::core::result::Result::Err(__al_panic) => {
+                __al_span.panicked(&*__al_panic);
+                __al_span.finish();
+                ::std::panic::resume_unwind(__al_panic)
+            }
+        }
+    };
+
     let body = if sig.asyncness.is_some() {
         let typed = match &ret_ty {
             Some(t) => quote! {
@@ -126,18 +142,7 @@ pub(crate) fn expand(args: Args, func: ItemFn) -> TokenStream {
                 ),
             )
             .await;
-            match __al_result {
-                ::core::result::Result::Ok(__al_value) => {
-                    #record
-                    __al_span.finish();
-                    __al_value
-                }
-                ::core::result::Result::Err(__al_panic) => {
-                    __al_span.panicked(&*__al_panic);
-                    __al_span.finish();
-                    ::std::panic::resume_unwind(__al_panic)
-                }
-            }
+            #settle
         }
     } else {
         let closure = match &ret_ty {
@@ -150,18 +155,7 @@ pub(crate) fn expand(args: Args, func: ItemFn) -> TokenStream {
                 let _al_guard = ::core::clone::Clone::clone(__al_span.context()).attach();
                 ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(#closure))
             };
-            match __al_result {
-                ::core::result::Result::Ok(__al_value) => {
-                    #record
-                    __al_span.finish();
-                    __al_value
-                }
-                ::core::result::Result::Err(__al_panic) => {
-                    __al_span.panicked(&*__al_panic);
-                    __al_span.finish();
-                    ::std::panic::resume_unwind(__al_panic)
-                }
-            }
+            #settle
         }
     };
 

@@ -1,6 +1,7 @@
 //! `UserActionExporter` on its own: routing of non-action spans, the resource, timeouts,
 //! shutdown.
 
+use crate::support::Collect;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,21 +35,6 @@ impl SpanExporter for Recorder {
         *self.resource_service.lock().unwrap() = resource
             .get(&opentelemetry::Key::from_static_str("service.name"))
             .map(|v| v.to_string());
-    }
-}
-
-/// A sink that keeps what it receives.
-#[derive(Debug, Default)]
-struct Collect(Mutex<Vec<UserAction>>);
-
-#[async_trait]
-impl Sink for Collect {
-    fn name(&self) -> &str {
-        "collect"
-    }
-    async fn write(&self, actions: &[UserAction]) -> Result<(), SinkError> {
-        self.0.lock().unwrap().extend_from_slice(actions);
-        Ok(())
     }
 }
 

@@ -6,6 +6,9 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use actionlog::sink::{Sink, SinkError};
+use async_trait::async_trait;
+
 use actionlog::codec::LengthDelimitedReader;
 use actionlog::sink::{FileFormat, FileSink};
 use actionlog::{UserAction, UserActionExporter};
@@ -115,5 +118,20 @@ pub fn python() -> String {
             "ACTIONLOG_PYTHON is not set: run the suite with scripts/test.sh, which installs the \
              Python packages the independent-implementation tests need"
         ),
+    }
+}
+
+/// A sink that keeps every action it receives, in order.
+#[derive(Debug, Default)]
+pub struct Collect(pub Mutex<Vec<UserAction>>);
+
+#[async_trait]
+impl Sink for Collect {
+    fn name(&self) -> &str {
+        "collect"
+    }
+    async fn write(&self, actions: &[UserAction]) -> Result<(), SinkError> {
+        self.0.lock().unwrap().extend_from_slice(actions);
+        Ok(())
     }
 }

@@ -1,28 +1,13 @@
 //! Spans from an existing `tracing` setup convert too: `#[tracing::instrument]` with the
 //! convention's fields, through `tracing-opentelemetry`, into the same exporter.
 
-use std::sync::{Arc, Mutex};
+use crate::support::Collect;
+use std::sync::Arc;
 
-use actionlog::sink::{Sink, SinkError};
-use actionlog::{UserAction, UserActionExporter};
-use async_trait::async_trait;
+use actionlog::UserActionExporter;
 use opentelemetry::trace::TracerProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::layer::SubscriberExt;
-
-#[derive(Debug, Default)]
-struct Collect(Mutex<Vec<UserAction>>);
-
-#[async_trait]
-impl Sink for Collect {
-    fn name(&self) -> &str {
-        "collect"
-    }
-    async fn write(&self, actions: &[UserAction]) -> Result<(), SinkError> {
-        self.0.lock().unwrap().extend_from_slice(actions);
-        Ok(())
-    }
-}
 
 #[tracing::instrument(
     name = "_search_resources",
