@@ -19,6 +19,20 @@ if [ ! -x "$VENV/bin/python" ] || ! cmp -s "$REQ" "$VENV/requirements.installed"
 fi
 export ACTIONLOG_PYTHON="$VENV/bin/python"
 
+# --- Kafka: a Tansu broker for the Kafka sink tests (tests/integration/kafka.rs) ----------
+# Tests that start and kill their own brokers use TANSU_BIN; the others use KAFKA_BROKERS,
+# which may point at an external cluster (then no broker is started here).
+TANSU_BIN=$(scripts/kafka-broker.sh path)
+export TANSU_BIN
+if [ -z "${KAFKA_BROKERS:-}" ]; then
+  KAFKA_DIR=$(mktemp -d)
+  stop_kafka() { scripts/kafka-broker.sh stop "$KAFKA_DIR"; }
+  trap stop_kafka EXIT
+  KAFKA_BROKERS=$(scripts/kafka-broker.sh start "$KAFKA_DIR")
+  export KAFKA_BROKERS
+  echo "==> Tansu broker on $KAFKA_BROKERS (log: $KAFKA_DIR/tansu.log)"
+fi
+
 # --- Rust -------------------------------------------------------------------------------------
 echo "==> cargo test"
 cargo test --workspace --all-targets "$@"

@@ -226,6 +226,9 @@ pub enum SinkConfig {
     Null,
     /// Each action as an OTLP log record sent to a collector.
     OtlpLog(crate::sink::OtlpLogConfig),
+    /// UserAction protobuf on a Kafka topic (see `docs/kafka.md` for the keys).
+    #[cfg(feature = "kafka")]
+    Kafka(crate::sink::KafkaSinkConfig),
 }
 
 impl SinkConfig {
@@ -233,6 +236,21 @@ impl SinkConfig {
     fn redacted(&self) -> Self {
         match self {
             SinkConfig::OtlpLog(c) => SinkConfig::OtlpLog(c.redacted()),
+            #[cfg(feature = "kafka")]
+            SinkConfig::Kafka(c) => {
+                let mut c = c.clone();
+                // Raw librdkafka settings carry SASL passwords, OAuth secrets and TLS keys.
+                for (k, v) in c.librdkafka_options.iter_mut() {
+                    let k = k.to_ascii_lowercase();
+                    if ["password", "secret", "key", "token", "sasl.jaas"]
+                        .iter()
+                        .any(|p| k.contains(p))
+                    {
+                        *v = REDACTED.to_owned();
+                    }
+                }
+                SinkConfig::Kafka(c)
+            }
             other => other.clone(),
         }
     }
@@ -438,6 +456,15 @@ pub fn build_one_sink(cfg: &SinkConfig) -> Result<Arc<dyn Sink>, ConfigError> {
         ),
         SinkConfig::Stdout => Arc::new(StdoutSink),
         SinkConfig::Null => Arc::new(NullSink::new()),
+        #[cfg(feature = "kafka")]
+        SinkConfig::Kafka(c) => {
+            Arc::new(
+                crate::sink::KafkaSink::new(c.clone()).map_err(|e| ConfigError::Sink {
+                    sink: "kafka",
+                    message: e.to_string(),
+                })?,
+            )
+        }
         SinkConfig::OtlpLog(c) => Arc::new(crate::sink::OtlpLogSink::new(c.clone()).map_err(
             |e| ConfigError::Sink {
                 sink: "otlp_log",
@@ -567,6 +594,26 @@ path = "/tmp/a.pb"
         let env = env_of(&[("ACTIONLOG_GRPC_ADDR", "not an address")]);
         let e = ServeConfig::load(None, &env, Overrides::default()).unwrap_err();
         assert!(e.to_string().contains("ACTIONLOG_GRPC_ADDR"), "{e}");
+    }
+
+    #[cfg(feature = "kafka")]
+    #[test]
+    fn kafka_sinks_parse_and_their_secret_options_are_masked() {
+        let c = ServeConfig::from_toml(
+            r#"
+[[sinks]]
+type = "kafka"
+brokers = "kafka:9092"
+topic = "user_actions"
+librdkafka_options = { "sasl.password" = "hunter2", "client.id" = "bridge" }
+"#,
+            Path::new("k.toml"),
+        )
+        .unwrap();
+        let text = c.to_redacted_toml();
+        assert!(text.contains("type = \"kafka\""), "{text}");
+        assert!(text.contains("client.id"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
     }
 
     #[test]

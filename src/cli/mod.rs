@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand};
 mod decode;
 mod demo;
 mod serve;
+#[cfg(feature = "kafka")]
+mod tail;
 
 /// actionlog: capture what people do in a data catalog as UserAction events, and turn them
 /// into numbers that matter.
@@ -40,6 +42,9 @@ enum Command {
     Demo(demo::Args),
     /// Run the bridge: receive OTLP traces, write action spans to the sinks as UserActions.
     Serve(serve::Args),
+    /// Consume a Kafka topic of UserAction events and print them as JSON lines.
+    #[cfg(feature = "kafka")]
+    Tail(tail::Args),
 }
 
 fn init_logging(filter: &str, format: LogFormat) {
@@ -63,6 +68,8 @@ pub fn main() -> ExitCode {
         Command::Decode(a) => decode::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Serve(a) => serve::run(a),
+        #[cfg(feature = "kafka")]
+        Command::Tail(a) => tail::run(a),
     };
     match result {
         Ok(code) => code,

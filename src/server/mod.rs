@@ -275,9 +275,16 @@ impl Ingest {
             Err(Some(e)) => {
                 tracing::warn!(error = %e, actions = actions.len(), "sink refused the batch for good");
                 self.metrics.sink_error("rejected");
-                let n = actions.len() as i64;
-                self.metrics.spans_rejected("sink_rejected", n as u64);
-                out.rejected += n;
+                // A sink may refuse part of a batch (Kafka: one oversized event) and deliver
+                // the rest: only the refused ones are reported as rejected.
+                let refused = match &e {
+                    crate::sink::SinkError::Rejected { count, .. } => (*count).min(actions.len()),
+                    _ => actions.len(),
+                };
+                self.metrics.spans_rejected("sink_rejected", refused as u64);
+                out.rejected += refused as i64;
+                out.converted = (actions.len() - refused) as u64;
+                self.metrics.actions_converted(out.converted);
                 errors.push(e.to_string());
             }
         }

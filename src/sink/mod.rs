@@ -15,10 +15,14 @@ use async_trait::async_trait;
 use crate::proto::UserAction;
 
 mod file;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod otlp_log;
 mod stdout;
 
 pub use file::{FileFormat, FileSink};
+#[cfg(feature = "kafka")]
+pub use kafka::{KafkaSink, KafkaSinkConfig};
 pub use otlp_log::{OtlpLogConfig, OtlpLogSink, OtlpLogSinkError};
 pub use stdout::StdoutSink;
 

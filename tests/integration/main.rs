@@ -8,6 +8,8 @@ mod cli;
 mod collector_config;
 mod decorator;
 mod exporter;
+#[cfg(feature = "kafka")]
+mod kafka;
 mod tracing_compat;
 mod ui;
 mod wire_compat;
