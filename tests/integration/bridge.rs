@@ -1292,3 +1292,121 @@ fn otlp_log_sink_gives_up_as_retryable_and_refuses_final_errors() {
         assert!(err.to_string().contains("after 3 attempt(s)"), "{err}");
     });
 }
+
+// ---- the Kafka sink behind the bridge -----------------------------------------------------
+
+#[cfg(feature = "kafka")]
+#[test]
+fn bridge_with_kafka_sink_puts_converted_actions_on_the_topic() {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+
+    let brokers = std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| {
+        panic!("KAFKA_BROKERS is not set: run scripts/test.sh (it starts a Tansu broker)")
+    });
+    let topic = format!(
+        "bridge-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default()
+    );
+    let rt = runtime();
+    rt.block_on(async {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", &brokers)
+            .create()
+            .expect("admin client");
+        for r in admin
+            .create_topics(
+                &[NewTopic::new(&topic, 1, TopicReplication::Fixed(1))],
+                &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+            )
+            .await
+            .expect("create_topics")
+        {
+            r.unwrap_or_else(|(t, e)| panic!("cannot create topic {t}: {e}"));
+        }
+    });
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bridge.toml");
+    std::fs::write(
+        &cfg,
+        format!("[[sinks]]\ntype = \"kafka\"\nbrokers = \"{brokers}\"\ntopic = \"{topic}\"\n"),
+    )
+    .unwrap();
+    // Started by hand: the harness's `--file` flag would replace the configured Kafka sink.
+    let (grpc, http) = (free_addr(), free_addr());
+    let log = dir.path().join("bridge.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_actionlog"))
+        .args([
+            "serve",
+            "--grpc-addr",
+            &grpc.to_string(),
+            "--http-addr",
+            &http.to_string(),
+        ])
+        .arg("--config")
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("start the bridge");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http_request(http, "GET", "/readyz", &[], b"").map_or(true, |r| r.status != 200) {
+        assert!(
+            Instant::now() < deadline,
+            "bridge did not start: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    rt.block_on(async {
+        let mut client = TraceServiceClient::connect(format!("http://{grpc}"))
+            .await
+            .expect("connect");
+        let spans = (0..20)
+            .map(|n| action_span(n, "_get_table_metadata"))
+            .collect();
+        let resp = client
+            .export(request(spans))
+            .await
+            .expect("export")
+            .into_inner();
+        assert!(resp.partial_success.is_none(), "{resp:?}");
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("group.id", format!("{topic}-reader"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(&topic, 0, Offset::Beginning)
+        .unwrap();
+    consumer.assign(&tpl).expect("assign");
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while got.len() < 20 && Instant::now() < deadline {
+        if let Some(m) = consumer.poll(Duration::from_millis(100)) {
+            let m = m.expect("consume");
+            got.push(UserAction::decode(m.payload().expect("payload")).expect("UserAction"));
+        }
+    }
+    assert_eq!(got.len(), 20, "every acknowledged action is on the topic");
+    let mut users: Vec<_> = got.iter().filter_map(|a| a.user.clone()).collect();
+    users.sort();
+    users.dedup();
+    assert_eq!(users.len(), 20);
+    assert!(
+        got.iter()
+            .all(|a| a.host_name.as_deref() == Some("rust-host"))
+    );
+}
