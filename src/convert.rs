@@ -501,19 +501,21 @@ fn system_time_nanos(t: SystemTime) -> u64 {
 
 fn hex_id(bytes: &[u8], expected: usize) -> Result<String, String> {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    if bytes.len() != expected {
+    if bytes.len() != expected || expected > 16 {
         return Err(format!("expected {expected} bytes, got {}", bytes.len()));
     }
     if bytes.iter().all(|b| *b == 0) {
         return Err("all zeros".into());
     }
-    let mut out = Vec::with_capacity(expected * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)]);
-        out.push(DIGITS[usize::from(b & 0xf)]);
+    // Ids are at most 16 bytes: format on the stack, allocate once.
+    let mut out = [0u8; 32];
+    for (i, b) in bytes.iter().enumerate() {
+        out[2 * i] = DIGITS[usize::from(b >> 4)];
+        out[2 * i + 1] = DIGITS[usize::from(b & 0xf)];
     }
-    // Only ASCII hex digits were pushed.
-    Ok(String::from_utf8(out).unwrap_or_default())
+    Ok(std::str::from_utf8(&out[..2 * expected])
+        .unwrap_or_default()
+        .to_owned())
 }
 
 // ---- the SDK's SpanData -------------------------------------------------------------

@@ -13,7 +13,7 @@
 //! rewritten only when a pattern occurs somewhere in it, so the common case costs one
 //! linear scan.
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use serde_json::Value;
 
 /// The value that replaces a redacted one.
@@ -76,8 +76,11 @@ impl Redactor {
         let matcher = if patterns.is_empty() {
             None
         } else {
+            // A DFA: a few short patterns make it small, and it scans several times faster
+            // than the default NFA on every field of every action.
             AhoCorasick::builder()
                 .ascii_case_insensitive(true)
+                .kind(Some(AhoCorasickKind::DFA))
                 .build(&patterns)
                 .ok()
         };
