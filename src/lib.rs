@@ -37,12 +37,15 @@ pub mod codec;
 pub mod convention;
 pub mod convert;
 pub mod exporter;
+pub mod generate;
 pub mod hooks;
 pub mod json;
+pub mod kpi;
 pub mod proto;
 mod runtime;
 pub mod sink;
 pub mod user;
+pub mod warehouse;
 
 pub use action::{ActionLog, ActionSpan, reset_tracer_provider, set_tracer_provider};
 pub use actionlog_macros::action_log;

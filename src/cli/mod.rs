@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand};
 
 mod decode;
 mod demo;
+mod generate;
+mod kpi;
 
 /// actionlog: capture what people do in a data catalog as UserAction events, and turn them
 /// into numbers that matter.
@@ -37,6 +39,10 @@ enum Command {
     Decode(decode::Args),
     /// Run the embedded demo: decorated Amundsen-like handlers → exporter → file, decoded.
     Demo(demo::Args),
+    /// Generate realistic, deterministic Amundsen traffic into the embedded warehouse.
+    Generate(generate::Args),
+    /// Compute every KPI over the embedded warehouse (table, JSON, CSV or HTML report).
+    Kpi(kpi::Args),
 }
 
 fn init_logging(filter: &str, format: LogFormat) {
@@ -59,6 +65,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Decode(a) => decode::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Generate(a) => generate::run(a),
+        Command::Kpi(a) => kpi::run(a),
     };
     match result {
         Ok(code) => code,

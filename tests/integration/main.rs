@@ -1,1 +1,3 @@
 
+mod kpi;
+mod duckdb;
