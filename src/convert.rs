@@ -388,7 +388,7 @@ fn cap_str(s: &str, k: &'static str, opts: &ConvertOptions, w: &mut Vec<ConvertW
 }
 
 fn nanos_to_ms(n: u64) -> Option<i64> {
-    (n != 0).then(|| (n / 1_000_000) as i64)
+    (n != 0).then_some((n / 1_000_000) as i64)
 }
 
 fn system_time_nanos(t: SystemTime) -> u64 {

@@ -119,30 +119,124 @@ impl Zipf {
     fn sample(&self, rng: &mut Rng) -> usize {
         let total = self.cumulative.last().copied().unwrap_or(1.0);
         let x = rng.f() * total;
-        self.cumulative.partition_point(|c| *c <= x).min(self.cumulative.len() - 1)
+        self.cumulative
+            .partition_point(|c| *c <= x)
+            .min(self.cumulative.len() - 1)
     }
 }
 
 const FIRST: [&str; 24] = [
-    "ada", "alan", "grace", "edsger", "barbara", "donald", "frances", "john", "margaret",
-    "ken", "radia", "tim", "katherine", "linus", "hedy", "dennis", "sophie", "guido",
-    "shafi", "leslie", "karen", "niklaus", "annie", "yukihiro",
+    "ada",
+    "alan",
+    "grace",
+    "edsger",
+    "barbara",
+    "donald",
+    "frances",
+    "john",
+    "margaret",
+    "ken",
+    "radia",
+    "tim",
+    "katherine",
+    "linus",
+    "hedy",
+    "dennis",
+    "sophie",
+    "guido",
+    "shafi",
+    "leslie",
+    "karen",
+    "niklaus",
+    "annie",
+    "yukihiro",
 ];
 const LAST: [&str; 20] = [
-    "lovelace", "turing", "hopper", "dijkstra", "liskov", "knuth", "allen", "backus",
-    "hamilton", "thompson", "perlman", "lee", "johnson", "torvalds", "lamarr", "ritchie",
-    "wilson", "rossum", "goldwasser", "lamport",
+    "lovelace",
+    "turing",
+    "hopper",
+    "dijkstra",
+    "liskov",
+    "knuth",
+    "allen",
+    "backus",
+    "hamilton",
+    "thompson",
+    "perlman",
+    "lee",
+    "johnson",
+    "torvalds",
+    "lamarr",
+    "ritchie",
+    "wilson",
+    "rossum",
+    "goldwasser",
+    "lamport",
 ];
-const SCHEMAS: [&str; 8] = ["core", "finance", "marketing", "ops", "growth", "risk", "ml", "support"];
+const SCHEMAS: [&str; 8] = [
+    "core",
+    "finance",
+    "marketing",
+    "ops",
+    "growth",
+    "risk",
+    "ml",
+    "support",
+];
 const NOUNS: [&str; 32] = [
-    "rides", "drivers", "payments", "trips", "riders", "surge", "eta", "pricing", "fares",
-    "promotions", "cities", "vehicles", "ratings", "tips", "refunds", "incidents",
-    "sessions", "events", "orders", "invoices", "accounts", "campaigns", "experiments",
-    "features", "labels", "scores", "tickets", "shifts", "routes", "zones", "airports",
+    "rides",
+    "drivers",
+    "payments",
+    "trips",
+    "riders",
+    "surge",
+    "eta",
+    "pricing",
+    "fares",
+    "promotions",
+    "cities",
+    "vehicles",
+    "ratings",
+    "tips",
+    "refunds",
+    "incidents",
+    "sessions",
+    "events",
+    "orders",
+    "invoices",
+    "accounts",
+    "campaigns",
+    "experiments",
+    "features",
+    "labels",
+    "scores",
+    "tickets",
+    "shifts",
+    "routes",
+    "zones",
+    "airports",
     "coupons",
 ];
-const SUFFIXES: [&str; 8] = ["", "_daily", "_hourly", "_v2", "_agg", "_raw", "_snapshot", "_history"];
-const TAGS: [&str; 8] = ["pii", "gold", "deprecated", "finance", "certified", "sla", "raw", "experimental"];
+const SUFFIXES: [&str; 8] = [
+    "",
+    "_daily",
+    "_hourly",
+    "_v2",
+    "_agg",
+    "_raw",
+    "_snapshot",
+    "_history",
+];
+const TAGS: [&str; 8] = [
+    "pii",
+    "gold",
+    "deprecated",
+    "finance",
+    "certified",
+    "sla",
+    "raw",
+    "experimental",
+];
 const ROLES: [(&str, f64); 7] = [
     ("analyst", 0.30),
     ("data_scientist", 0.25),
@@ -243,7 +337,10 @@ impl Generator {
         let dashboards = (0..cfg.dashboards.max(1))
             .map(|i| {
                 let noun = NOUNS[i % NOUNS.len()];
-                format!("mode_dashboard://gold.{}/{noun}_overview_{i}", SCHEMAS[i % SCHEMAS.len()])
+                format!(
+                    "mode_dashboard://gold.{}/{noun}_overview_{i}",
+                    SCHEMAS[i % SCHEMAS.len()]
+                )
             })
             .collect();
         let terms = (0..NOUNS.len() * 12)
@@ -300,7 +397,11 @@ impl Generator {
         let day_ms = i64::from(day) * MS_PER_DAY;
         let mut out = Vec::new();
         for p in &self.people {
-            let active_p = if weekend { p.weekday_p * 0.15 } else { p.weekday_p };
+            let active_p = if weekend {
+                p.weekday_p * 0.15
+            } else {
+                p.weekday_p
+            };
             if !rng.chance(active_p) {
                 continue;
             }
@@ -321,9 +422,9 @@ impl Generator {
                 }
             }
         }
-        // The service account polls metadata all day, weekends included.
-        for k in 0..96 {
-            let t = day_ms + k * 900_000 + rng.below(60_000) as i64;
+        // The service account polls metadata hourly, weekends included.
+        for k in 0..24 {
+            let t = day_ms + k * 3_600_000 + rng.below(60_000) as i64;
             let table = &self.tables[self.table_pop.sample(&mut rng)];
             out.push(self.action(
                 &mut rng,
@@ -356,7 +457,14 @@ impl Generator {
     }
 
     /// One user step (a search with its clicks, a view, an edit, ...); returns actions made.
-    fn step(&self, rng: &mut Rng, p: &Person, user: &str, t: &mut i64, out: &mut Vec<UserAction>) -> usize {
+    fn step(
+        &self,
+        rng: &mut Rng,
+        p: &Person,
+        user: &str,
+        t: &mut i64,
+        out: &mut Vec<UserAction>,
+    ) -> usize {
         *t += 5_000 + (rng.geometric(0.02) as i64) * 1_500;
         let before = out.len();
         let x = rng.f();
@@ -375,30 +483,60 @@ impl Generator {
         } else if x < 0.82 {
             let uri = &self.dashboards[self.dashboard_pop.sample(rng)];
             let index = rng.below(10);
-            out.push(self.action(rng, user, "_get_dashboard_metadata", *t,
+            out.push(self.action(
+                rng,
+                user,
+                "_get_dashboard_metadata",
+                *t,
                 json!({"uri": uri, "index": index, "source": "popular_resources"}),
-                Some(json!({"uri": uri})), None));
+                Some(json!({"uri": uri})),
+                None,
+            ));
         } else if x < 0.88 {
             let table = &self.tables[self.table_pop.sample(rng)];
-            out.push(self.action(rng, user, "_get_related_dashboards_metadata", *t,
+            out.push(self.action(
+                rng,
+                user,
+                "_get_related_dashboards_metadata",
+                *t,
                 json!({"url": format!("/api/metadata/v0/table/{table}/dashboards")}),
-                Some(json!({"dashboards": []})), None));
+                Some(json!({"dashboards": []})),
+                None,
+            ));
         } else if x < 0.93 {
             let table = &self.tables[self.table_pop.sample(rng)];
             let method = if rng.chance(0.8) { "PUT" } else { "DELETE" };
-            out.push(self.action(rng, user, "_log_update_bookmark", *t,
+            out.push(self.action(
+                rng,
+                user,
+                "_log_update_bookmark",
+                *t,
                 json!({"resource_key": table, "resource_type": "table", "method": method}),
-                Some(json!({"msg": "success"})), None));
+                Some(json!({"msg": "success"})),
+                None,
+            ));
         } else if x < 0.98 {
             let other = &self.people[rng.below(self.people.len())].email;
-            out.push(self.action(rng, user, "_log_get_user", *t,
+            out.push(self.action(
+                rng,
+                user,
+                "_log_get_user",
+                *t,
                 json!({"user_id": other, "index": null, "source": "owner"}),
-                Some(json!({"user": other})), None));
+                Some(json!({"user": other})),
+                None,
+            ));
         } else {
             let rating = 1 + rng.below(10);
-            out.push(self.action(rng, user, "_feedback", *t,
+            out.push(self.action(
+                rng,
+                user,
+                "_feedback",
+                *t,
                 json!({"rating": rating, "comment": "", "subject": "search"}),
-                None, None));
+                None,
+                None,
+            ));
         }
         out.len() - before
     }
@@ -427,45 +565,89 @@ impl Generator {
         if total > 10 && rng.chance(0.12) {
             *t += 8_000 + rng.below(20_000) as i64;
             offset = 10;
-            out.push(self.action(rng, user, "_search_resources", *t,
+            out.push(self.action(
+                rng,
+                user,
+                "_search_resources",
+                *t,
                 json!({"search_term": term, "resources": ["table"], "page_index": 1,
                        "results_per_page": 10, "filters": {}, "search_type": "default"}),
-                Some(json!({"total_results": total, "search_term": term})), None));
+                Some(json!({"total_results": total, "search_term": term})),
+                None,
+            ));
         }
-        let clicks = if rng.chance(0.62) { 1 + usize::from(rng.chance(0.25)) } else { 0 };
+        let clicks = if rng.chance(0.62) {
+            1 + usize::from(rng.chance(0.25))
+        } else {
+            0
+        };
         for _ in 0..clicks {
             let late = rng.chance(0.03);
-            *t += if late { 11 * 60_000 } else { 3_000 + rng.below(90_000) as i64 };
+            *t += if late {
+                11 * 60_000
+            } else {
+                3_000 + rng.below(90_000) as i64
+            };
             let pos = (offset + rng.geometric(0.45) as usize).min(total as usize - 1);
             let k = rng.f();
             if k < 0.8 {
                 self.view_table(rng, user, *t, "search_results", json!(pos), out);
             } else if k < 0.92 {
                 let uri = &self.dashboards[self.dashboard_pop.sample(rng)];
-                out.push(self.action(rng, user, "_get_dashboard_metadata", *t,
+                out.push(self.action(
+                    rng,
+                    user,
+                    "_get_dashboard_metadata",
+                    *t,
                     json!({"uri": uri, "index": pos, "source": "search_results"}),
-                    Some(json!({"uri": uri})), None));
+                    Some(json!({"uri": uri})),
+                    None,
+                ));
             } else if k < 0.95 {
                 out.push(self.action(rng, user, "_get_feature_metadata", *t,
                     json!({"feature_key": format!("ml.{term}/v1"), "index": pos.to_string(), "source": "search_results"}),
                     Some(json!({})), None));
             } else {
                 let other = &self.people[rng.below(self.people.len())].email;
-                out.push(self.action(rng, user, "_log_get_user", *t,
+                out.push(self.action(
+                    rng,
+                    user,
+                    "_log_get_user",
+                    *t,
                     json!({"user_id": other, "index": pos, "source": "search_results"}),
-                    Some(json!({"user": other})), None));
+                    Some(json!({"user": other})),
+                    None,
+                ));
             }
         }
     }
 
-    fn view_table(&self, rng: &mut Rng, user: &str, t: i64, source: &str, index: Value, out: &mut Vec<UserAction>) {
+    fn view_table(
+        &self,
+        rng: &mut Rng,
+        user: &str,
+        t: i64,
+        source: &str,
+        index: Value,
+        out: &mut Vec<UserAction>,
+    ) {
         let table = &self.tables[self.table_pop.sample(rng)];
         let error = rng
             .chance(0.015)
             .then(|| format!("NotFound: table {table} not found"));
-        out.push(self.action(rng, user, "_get_table_metadata", t,
-            json!({"table_key": table, "index": index, "source": source}),
-            error.is_none().then(|| json!({"table_key": table, "columns": 12})), error));
+        out.push(
+            self.action(
+                rng,
+                user,
+                "_get_table_metadata",
+                t,
+                json!({"table_key": table, "index": index, "source": source}),
+                error
+                    .is_none()
+                    .then(|| json!({"table_key": table, "columns": 12})),
+                error,
+            ),
+        );
     }
 
     fn edit(&self, rng: &mut Rng, user: &str, t: i64, out: &mut Vec<UserAction>) {
@@ -476,20 +658,40 @@ impl Generator {
         let method = if rng.chance(0.75) { "PUT" } else { "DELETE" };
         let tag = TAGS[rng.below(TAGS.len())];
         let (command, kwargs) = match rng.below(10) {
-            0..=2 => ("_log_put_table_description",
-                json!({"table_key": table, "description": "Curated.", "source": "user"})),
-            3..=4 => ("_log_put_column_description",
-                json!({"table_key": table, "column_name": NOUNS[rng.below(NOUNS.len())], "description": "Id.", "source": "user"})),
-            5 => ("_log_put_type_metadata_description",
-                json!({"type_metadata_key": format!("{table}/type/payload"), "description": "Nested.", "source": "user"})),
-            6 => ("_log_update_table_owner",
-                json!({"table_key": table, "method": method, "owner": user.trim().to_lowercase()})),
-            7..=8 => ("_log_update_table_tags",
-                json!({"table_key": table, "method": method, "tag": tag})),
-            _ => ("_log_update_dashboard_tags",
-                json!({"uri_key": self.dashboards[self.dashboard_pop.sample(rng)], "method": method, "tag": tag})),
+            0..=2 => (
+                "_log_put_table_description",
+                json!({"table_key": table, "description": "Curated.", "source": "user"}),
+            ),
+            3..=4 => (
+                "_log_put_column_description",
+                json!({"table_key": table, "column_name": NOUNS[rng.below(NOUNS.len())], "description": "Id.", "source": "user"}),
+            ),
+            5 => (
+                "_log_put_type_metadata_description",
+                json!({"type_metadata_key": format!("{table}/type/payload"), "description": "Nested.", "source": "user"}),
+            ),
+            6 => (
+                "_log_update_table_owner",
+                json!({"table_key": table, "method": method, "owner": user.trim().to_lowercase()}),
+            ),
+            7..=8 => (
+                "_log_update_table_tags",
+                json!({"table_key": table, "method": method, "tag": tag}),
+            ),
+            _ => (
+                "_log_update_dashboard_tags",
+                json!({"uri_key": self.dashboards[self.dashboard_pop.sample(rng)], "method": method, "tag": tag}),
+            ),
         };
-        out.push(self.action(rng, user, command, t, kwargs, error.is_none().then(|| json!({"msg": "success"})), error));
+        out.push(self.action(
+            rng,
+            user,
+            command,
+            t,
+            kwargs,
+            error.is_none().then(|| json!({"msg": "success"})),
+            error,
+        ));
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -548,7 +750,10 @@ pub fn replay(actions: &[UserAction]) {
                 span.output_json(o.value.clone());
             }
             if let Some(e) = &a.error {
-                let (ty, msg) = e.value.split_once(": ").unwrap_or(("Error", e.value.as_str()));
+                let (ty, msg) = e
+                    .value
+                    .split_once(": ")
+                    .unwrap_or(("Error", e.value.as_str()));
                 span.error(ty, msg);
             }
             span.finish();
@@ -573,14 +778,27 @@ mod tests {
         let a = g.day(days[0]);
         let b = Generator::new(cfg).day(days[0]);
         assert_eq!(a, b);
-        assert!(a.windows(2).all(|w| w[0].start_epoch_ms <= w[1].start_epoch_ms));
+        assert!(
+            a.windows(2)
+                .all(|w| w[0].start_epoch_ms <= w[1].start_epoch_ms)
+        );
         let commands: std::collections::BTreeSet<_> =
             a.iter().filter_map(|x| x.command.as_deref()).collect();
-        for c in ["_search_resources", "_get_table_metadata", "_get_dashboard_metadata"] {
+        for c in [
+            "_search_resources",
+            "_get_table_metadata",
+            "_get_dashboard_metadata",
+        ] {
             assert!(commands.contains(c), "{c} missing: {commands:?}");
         }
-        assert!(a.iter().any(|x| x.end_epoch_ms.is_none()), "no pre-execution records");
+        assert!(
+            a.iter().any(|x| x.end_epoch_ms.is_none()),
+            "no pre-execution records"
+        );
         let day_ms = i64::from(days[0]) * MS_PER_DAY;
-        assert!(a.iter().all(|x| x.start_epoch_ms.is_some_and(|s| s >= day_ms && s < day_ms + MS_PER_DAY)));
+        assert!(a.iter().all(|x| {
+            x.start_epoch_ms
+                .is_some_and(|s| s >= day_ms && s < day_ms + MS_PER_DAY)
+        }));
     }
 }

@@ -53,7 +53,11 @@ pub(crate) fn run(args: Args) -> CliResult {
         g.actions,
         args.users,
         args.days,
-        if args.path == Route::Real { "real (span → exporter → warehouse sink)" } else { "direct" },
+        if args.path == Route::Real {
+            "real (span → exporter → warehouse sink)"
+        } else {
+            "direct"
+        },
         warehouse.display(),
         g.seconds
     );

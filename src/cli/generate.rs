@@ -27,7 +27,11 @@ pub(crate) enum Route {
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The warehouse directory to write into.
-    #[arg(long, env = "ACTIONLOG_WAREHOUSE", default_value = "actionlog-warehouse")]
+    #[arg(
+        long,
+        env = "ACTIONLOG_WAREHOUSE",
+        default_value = "actionlog-warehouse"
+    )]
     pub(crate) warehouse: PathBuf,
     /// Number of people.
     #[arg(long, default_value_t = 200)]
@@ -124,7 +128,11 @@ pub(crate) fn generate(
                 )
                 .build();
             let provider = SdkTracerProvider::builder()
-                .with_resource(Resource::builder().with_service_name("actionlog-generate").build())
+                .with_resource(
+                    Resource::builder()
+                        .with_service_name("actionlog-generate")
+                        .build(),
+                )
                 .with_span_processor(processor)
                 .build();
             crate::set_tracer_provider(&provider);
@@ -155,7 +163,12 @@ pub(crate) fn generate(
 }
 
 pub(crate) fn run(args: Args) -> CliResult {
-    let g = generate(args.config(), &args.warehouse, args.path, args.employees_out.as_deref())?;
+    let g = generate(
+        args.config(),
+        &args.warehouse,
+        args.path,
+        args.employees_out.as_deref(),
+    )?;
     println!(
         "generated {} action(s) over {} day(s) for {} user(s) into {} in {:.1}s ({:.0} actions/s)",
         g.actions,

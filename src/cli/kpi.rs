@@ -29,7 +29,11 @@ pub(crate) enum Format {
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The warehouse directory (dt=YYYY-MM-DD/*.parquet).
-    #[arg(long, env = "ACTIONLOG_WAREHOUSE", default_value = "actionlog-warehouse")]
+    #[arg(
+        long,
+        env = "ACTIONLOG_WAREHOUSE",
+        default_value = "actionlog-warehouse"
+    )]
     pub(crate) warehouse: PathBuf,
     /// First day of the window (inclusive, UTC); default: 28 days before --to.
     #[arg(long)]

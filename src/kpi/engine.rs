@@ -112,8 +112,10 @@ pub async fn compute(dir: &Path, opts: &KpiOptions) -> Result<KpiReport, KpiErro
     let bar = if opts.progress {
         let b = ProgressBar::new((VIEWS.len() + kpis.len()) as u64);
         b.set_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         b.set_message(format!("scanning {} file(s)", files.len()));
         b
@@ -121,15 +123,24 @@ pub async fn compute(dir: &Path, opts: &KpiOptions) -> Result<KpiReport, KpiErro
         ProgressBar::hidden()
     };
     for v in VIEWS {
-        ctx.sql(&format!("CREATE VIEW {} AS {}", v.name, params.apply(v.sql)))
-            .await?;
+        ctx.sql(&format!(
+            "CREATE VIEW {} AS {}",
+            v.name,
+            params.apply(v.sql)
+        ))
+        .await?;
         bar.inc(1);
     }
     let mut tables = Vec::with_capacity(kpis.len());
     for k in kpis {
         bar.set_message(k.name);
         let df = ctx.sql(&params.apply(k.sql)).await?;
-        let columns = df.schema().fields().iter().map(|f| f.name().clone()).collect();
+        let columns = df
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
         let batches = df.collect().await?;
         tables.push(KpiTable::from_batches(k, columns, &batches));
         bar.inc(1);
@@ -172,14 +183,24 @@ fn register_params(ctx: &SessionContext, w: &Window, exclude: &[String]) -> Resu
     let days = Arc::new(Schema::new(vec![Field::new("day", DataType::Int32, false)]));
     let day_values: Int32Array = (w.from_day..w.to_day).collect();
     let batch = RecordBatch::try_new(days.clone(), vec![Arc::new(day_values)])?;
-    ctx.register_table("window_days", Arc::new(MemTable::try_new(days, vec![vec![batch]])?))?;
+    ctx.register_table(
+        "window_days",
+        Arc::new(MemTable::try_new(days, vec![vec![batch]])?),
+    )?;
 
-    let users = Arc::new(Schema::new(vec![Field::new("user_norm", DataType::Utf8, false)]));
+    let users = Arc::new(Schema::new(vec![Field::new(
+        "user_norm",
+        DataType::Utf8,
+        false,
+    )]));
     let mut names: Vec<String> = exclude.iter().filter_map(|u| normalize_user(u)).collect();
     names.sort();
     names.dedup();
     let batch = RecordBatch::try_new(users.clone(), vec![Arc::new(StringArray::from(names))])?;
-    ctx.register_table("excluded_users", Arc::new(MemTable::try_new(users, vec![vec![batch]])?))?;
+    ctx.register_table(
+        "excluded_users",
+        Arc::new(MemTable::try_new(users, vec![vec![batch]])?),
+    )?;
     Ok(())
 }
 

@@ -23,7 +23,9 @@ use crate::warehouse::day_to_date;
 #[non_exhaustive]
 pub enum KpiError {
     /// The warehouse holds no complete file in any dated partition.
-    #[error("the warehouse is empty: no dt=YYYY-MM-DD/*.parquet file found (land some actions first, e.g. `actionlog generate`)")]
+    #[error(
+        "the warehouse is empty: no dt=YYYY-MM-DD/*.parquet file found (land some actions first, e.g. `actionlog generate`)"
+    )]
     EmptyWarehouse,
     /// `--from` is not before `--to`.
     #[error("empty window: --from ({}) must be before --to ({})", fmt_day(.from_day), fmt_day(.to_day))]
@@ -133,7 +135,10 @@ impl KpiTable {
             ("last_activity_ms", Value::Number(n)) => n
                 .as_i64()
                 .and_then(chrono::DateTime::from_timestamp_millis)
-                .map_or_else(|| n.to_string(), |t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()),
+                .map_or_else(
+                    || n.to_string(),
+                    |t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+                ),
             (_, Value::Number(n)) if n.is_f64() => format!("{:.4}", n.as_f64().unwrap_or_default()),
             (_, Value::String(s)) => s.clone(),
             (_, other) => other.to_string(),
@@ -192,14 +197,20 @@ impl KpiReport {
     pub fn summary_lines(&self) -> Vec<String> {
         let f = |kpi: &str, col: &str| -> String {
             match self.scalar(kpi, col) {
-                Some(Value::Number(n)) if n.is_f64() => format!("{:.4}", n.as_f64().unwrap_or_default()),
+                Some(Value::Number(n)) if n.is_f64() => {
+                    format!("{:.4}", n.as_f64().unwrap_or_default())
+                }
                 Some(Value::Null) | None => "n/a".to_owned(),
                 Some(v) => v.to_string(),
             }
         };
         let last = |kpi: &str, col: &str| -> String {
             self.table(kpi)
-                .and_then(|t| t.rows.last().and_then(|r| t.col(col).and_then(|c| r.get(c))))
+                .and_then(|t| {
+                    t.rows
+                        .last()
+                        .and_then(|r| t.col(col).and_then(|c| r.get(c)))
+                })
                 .map_or("n/a".to_owned(), |v| v.to_string())
         };
         let top = |kpi: &str, col: &str| -> String {
@@ -269,7 +280,13 @@ impl KpiReport {
             let cells: Vec<Vec<String>> = t
                 .rows
                 .iter()
-                .map(|r| t.columns.iter().zip(r).map(|(c, v)| t.display(c, v)).collect())
+                .map(|r| {
+                    t.columns
+                        .iter()
+                        .zip(r)
+                        .map(|(c, v)| t.display(c, v))
+                        .collect()
+                })
                 .collect();
             let widths: Vec<usize> = headers
                 .iter()

@@ -39,10 +39,22 @@ macro_rules! sql_file {
 /// The views every KPI builds on, created in this order over the tables `actions`,
 /// `window_days(day)` and `excluded_users(user_norm)`.
 pub const VIEWS: [SqlFile; 5] = [
-    sql_file!("post_actions", "kpis/views/post_actions.sql", "Post-execution records"),
-    sql_file!("qualifying", "kpis/views/qualifying.sql", "Qualifying records"),
+    sql_file!(
+        "post_actions",
+        "kpis/views/post_actions.sql",
+        "Post-execution records"
+    ),
+    sql_file!(
+        "qualifying",
+        "kpis/views/qualifying.sql",
+        "Qualifying records"
+    ),
     sql_file!("searches", "kpis/views/searches.sql", "Searches"),
-    sql_file!("search_clicks", "kpis/views/search_clicks.sql", "Search clicks"),
+    sql_file!(
+        "search_clicks",
+        "kpis/views/search_clicks.sql",
+        "Search clicks"
+    ),
     sql_file!("edits", "kpis/views/edits.sql", "Metadata edits"),
 ];
 
@@ -51,23 +63,83 @@ pub const VIEWS: [SqlFile; 5] = [
 pub const KPIS: [SqlFile; 19] = [
     sql_file!("exclusions", "kpis/exclusions.sql", "Records left out"),
     sql_file!("dau", "kpis/dau.sql", "Daily active users"),
-    sql_file!("wau_rolling", "kpis/wau_rolling.sql", "Weekly active users (rolling 7 days)"),
-    sql_file!("wau_calendar", "kpis/wau_calendar.sql", "Weekly active users (ISO weeks)"),
-    sql_file!("mau_rolling", "kpis/mau_rolling.sql", "Monthly active users (rolling 30 days)"),
-    sql_file!("stickiness", "kpis/stickiness.sql", "Stickiness (mean DAU / MAU)"),
-    sql_file!("top_active_users", "kpis/top_active_users.sql", "Top 50 active users"),
-    sql_file!("top_search_terms", "kpis/top_search_terms.sql", "Top search terms"),
-    sql_file!("zero_result_rate", "kpis/zero_result_rate.sql", "Zero-result rate"),
-    sql_file!("click_histogram", "kpis/click_histogram.sql", "Search click positions"),
-    sql_file!("click_summary", "kpis/click_summary.sql", "Search click index"),
-    sql_file!("search_ctr_mrr", "kpis/search_ctr_mrr.sql", "Search CTR and MRR"),
+    sql_file!(
+        "wau_rolling",
+        "kpis/wau_rolling.sql",
+        "Weekly active users (rolling 7 days)"
+    ),
+    sql_file!(
+        "wau_calendar",
+        "kpis/wau_calendar.sql",
+        "Weekly active users (ISO weeks)"
+    ),
+    sql_file!(
+        "mau_rolling",
+        "kpis/mau_rolling.sql",
+        "Monthly active users (rolling 30 days)"
+    ),
+    sql_file!(
+        "stickiness",
+        "kpis/stickiness.sql",
+        "Stickiness (mean DAU / MAU)"
+    ),
+    sql_file!(
+        "top_active_users",
+        "kpis/top_active_users.sql",
+        "Top 50 active users"
+    ),
+    sql_file!(
+        "top_search_terms",
+        "kpis/top_search_terms.sql",
+        "Top search terms"
+    ),
+    sql_file!(
+        "zero_result_rate",
+        "kpis/zero_result_rate.sql",
+        "Zero-result rate"
+    ),
+    sql_file!(
+        "click_histogram",
+        "kpis/click_histogram.sql",
+        "Search click positions"
+    ),
+    sql_file!(
+        "click_summary",
+        "kpis/click_summary.sql",
+        "Search click index"
+    ),
+    sql_file!(
+        "search_ctr_mrr",
+        "kpis/search_ctr_mrr.sql",
+        "Search CTR and MRR"
+    ),
     sql_file!("top_tables", "kpis/top_tables.sql", "Top popular tables"),
-    sql_file!("top_dashboards", "kpis/top_dashboards.sql", "Top dashboards"),
-    sql_file!("edits_by_day", "kpis/edits_by_day.sql", "Metadata edits per day and type"),
-    sql_file!("edits_by_type_method", "kpis/edits_by_type_method.sql", "Metadata edits per type and method"),
-    sql_file!("edit_totals", "kpis/edit_totals.sql", "Metadata edits in total"),
+    sql_file!(
+        "top_dashboards",
+        "kpis/top_dashboards.sql",
+        "Top dashboards"
+    ),
+    sql_file!(
+        "edits_by_day",
+        "kpis/edits_by_day.sql",
+        "Metadata edits per day and type"
+    ),
+    sql_file!(
+        "edits_by_type_method",
+        "kpis/edits_by_type_method.sql",
+        "Metadata edits per type and method"
+    ),
+    sql_file!(
+        "edit_totals",
+        "kpis/edit_totals.sql",
+        "Metadata edits in total"
+    ),
     sql_file!("edit_leaders", "kpis/edit_leaders.sql", "Edit leaders"),
-    sql_file!("users_per_role", "kpis/users_per_role.sql", "Users per role"),
+    sql_file!(
+        "users_per_role",
+        "kpis/users_per_role.sql",
+        "Users per role"
+    ),
 ];
 
 /// Parameters substituted into the SQL.

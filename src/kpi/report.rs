@@ -74,12 +74,20 @@ fn line_chart(labels: &[String], series: &[(&str, Vec<f64>)]) -> String {
 fn hbar_chart(items: &[(String, f64)]) -> String {
     let (w, row, label_w) = (720.0, 18.0, 300.0);
     let h = row * items.len().max(1) as f64 + 8.0;
-    let max = items.iter().map(|(_, v)| *v).fold(0.0_f64, f64::max).max(1e-9);
+    let max = items
+        .iter()
+        .map(|(_, v)| *v)
+        .fold(0.0_f64, f64::max)
+        .max(1e-9);
     let mut s = format!(r#"<svg viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img">"#);
     for (i, (label, v)) in items.iter().enumerate() {
         let y = 4.0 + row * i as f64;
         let bw = (w - label_w - 60.0) * v / max;
-        let shown = if v.fract() == 0.0 { format!("{v:.0}") } else { format!("{v:.3}") };
+        let shown = if v.fract() == 0.0 {
+            format!("{v:.0}")
+        } else {
+            format!("{v:.3}")
+        };
         let _ = write!(
             s,
             r##"<text x="{}" y="{}" font-size="11" text-anchor="end">{}</text><rect x="{label_w}" y="{y}" width="{bw:.1}" height="{}" fill="#2563eb"/><text x="{:.1}" y="{}" font-size="11">{shown}</text>"##,
@@ -98,7 +106,11 @@ fn hbar_chart(items: &[(String, f64)]) -> String {
 /// Vertical bars, one per labelled value.
 fn vbar_chart(items: &[(String, f64)]) -> String {
     let (w, h, bottom, top) = (720.0, 220.0, 24.0, 16.0);
-    let max = items.iter().map(|(_, v)| *v).fold(0.0_f64, f64::max).max(1.0);
+    let max = items
+        .iter()
+        .map(|(_, v)| *v)
+        .fold(0.0_f64, f64::max)
+        .max(1.0);
     let slot = (w - 20.0) / items.len().max(1) as f64;
     let mut s = format!(r#"<svg viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img">"#);
     for (i, (label, v)) in items.iter().enumerate() {
@@ -135,7 +147,11 @@ fn html_table(t: &KpiTable) -> String {
         s.push_str("</tr>");
     }
     if t.rows.is_empty() {
-        let _ = write!(s, r#"<tr><td colspan="{}">no rows</td></tr>"#, t.columns.len());
+        let _ = write!(
+            s,
+            r#"<tr><td colspan="{}">no rows</td></tr>"#,
+            t.columns.len()
+        );
     }
     s.push_str("</tbody></table>");
     s
@@ -145,7 +161,10 @@ fn labelled(t: Option<&KpiTable>, label: &str, value: &str, limit: usize) -> Vec
     let Some(t) = t else { return Vec::new() };
     (0..t.rows.len().min(limit))
         .map(|i| {
-            let l = t.get(i, label).map(|v| t.display(label, v)).unwrap_or_default();
+            let l = t
+                .get(i, label)
+                .map(|v| t.display(label, v))
+                .unwrap_or_default();
             (l, num(t.get(i, value)))
         })
         .collect()
@@ -169,7 +188,11 @@ pub fn render_html(report: &KpiReport) -> String {
         report.table("mau_rolling"),
     ) {
         let labels: Vec<String> = (0..dau.rows.len())
-            .map(|i| dau.get(i, "day").map(|v| dau.display("day", v)).unwrap_or_default())
+            .map(|i| {
+                dau.get(i, "day")
+                    .map(|v| dau.display("day", v))
+                    .unwrap_or_default()
+            })
             .collect();
         let col = |t: &KpiTable, c: &str| (0..t.rows.len()).map(|i| num(t.get(i, c))).collect();
         let _ = write!(
@@ -177,19 +200,33 @@ pub fn render_html(report: &KpiReport) -> String {
             "<h2>Active users over time</h2>{}",
             line_chart(
                 &labels,
-                &[("DAU", col(dau, "dau")), ("WAU", col(wau, "wau")), ("MAU", col(mau, "mau"))]
+                &[
+                    ("DAU", col(dau, "dau")),
+                    ("WAU", col(wau, "wau")),
+                    ("MAU", col(mau, "mau"))
+                ]
             )
         );
     }
     let _ = write!(
         body,
         "<h2>Top tables (views)</h2>{}",
-        hbar_chart(&labelled(report.table("top_tables"), "table_key", "views", 15))
+        hbar_chart(&labelled(
+            report.table("top_tables"),
+            "table_key",
+            "views",
+            15
+        ))
     );
     let _ = write!(
         body,
         "<h2>Top search terms</h2>{}",
-        hbar_chart(&labelled(report.table("top_search_terms"), "term", "searches", 15))
+        hbar_chart(&labelled(
+            report.table("top_search_terms"),
+            "term",
+            "searches",
+            15
+        ))
     );
     if let Some(h) = report.table("click_histogram") {
         let mut buckets: BTreeMap<i64, f64> = (1..=11).map(|b| (b, 0.0)).collect();
@@ -200,9 +237,22 @@ pub fn render_html(report: &KpiReport) -> String {
         }
         let items: Vec<(String, f64)> = buckets
             .into_iter()
-            .map(|(b, v)| (if b >= 11 { "11+".to_owned() } else { b.to_string() }, v))
+            .map(|(b, v)| {
+                (
+                    if b >= 11 {
+                        "11+".to_owned()
+                    } else {
+                        b.to_string()
+                    },
+                    v,
+                )
+            })
             .collect();
-        let _ = write!(body, "<h2>Search click positions</h2>{}", vbar_chart(&items));
+        let _ = write!(
+            body,
+            "<h2>Search click positions</h2>{}",
+            vbar_chart(&items)
+        );
     }
     if let (Some(e), Some(dau)) = (report.table("edits_by_day"), report.table("dau")) {
         let mut per_day: BTreeMap<String, f64> = (0..dau.rows.len())

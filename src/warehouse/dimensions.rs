@@ -65,15 +65,21 @@ pub fn normalize_user(user: &str) -> Option<String> {
 
 /// Trims, lower-cases and collapses inner whitespace; `None` when nothing is left.
 pub fn normalize_term(term: &str) -> Option<String> {
-    let t = term.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    let t = term
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
     (!t.is_empty()).then_some(t)
 }
 
 fn as_int(v: &Value) -> Option<i64> {
     match v {
-        Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64)),
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                .map(|f| f as i64)
+        }),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
@@ -174,7 +180,10 @@ mod tests {
             r#"{"table_key":"hive://gold.core/rides","index":3,"source":"search_results"}"#,
         ));
         assert_eq!(d.resource_key.as_deref(), Some("hive://gold.core/rides"));
-        assert_eq!((d.click_index, d.click_source.as_deref()), (Some(3), Some("search_results")));
+        assert_eq!(
+            (d.click_index, d.click_source.as_deref()),
+            (Some(3), Some("search_results"))
+        );
         let d = Dimensions::of(&action(
             "_log_update_dashboard_tags",
             r#"{"uri_key":"mode://x","method":" delete","tag":"pii"}"#,

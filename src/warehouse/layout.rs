@@ -9,7 +9,11 @@ pub const NULL_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
 
 /// The UTC date of an epoch day (clamped to chrono's range, ±262,000 years).
 pub fn day_to_date(day: i32) -> NaiveDate {
-    let max = if day < 0 { NaiveDate::MIN } else { NaiveDate::MAX };
+    let max = if day < 0 {
+        NaiveDate::MIN
+    } else {
+        NaiveDate::MAX
+    };
     NaiveDate::default()
         .checked_add_signed(chrono::TimeDelta::days(i64::from(day)))
         .unwrap_or(max)

@@ -12,7 +12,9 @@ mod writer;
 use std::path::{Path, PathBuf};
 
 pub use dimensions::{Dimensions, MS_PER_DAY, normalize_term, normalize_user, resource_argument};
-pub use layout::{NULL_PARTITION, Partition, date_to_day, day_to_date, list_partitions, partition_name};
+pub use layout::{
+    NULL_PARTITION, Partition, date_to_day, day_to_date, list_partitions, partition_name,
+};
 pub use schema::{RAW_COLUMNS, schema};
 pub use sink::WarehouseSink;
 pub use writer::{

@@ -64,14 +64,16 @@ impl Sink for WarehouseSink {
             });
         }
         let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        w.write(actions).map(|_| ()).map_err(|e| match Self::err(e) {
-            SinkError::Rejected { sink, message, .. } => SinkError::Rejected {
-                sink,
-                count: actions.len(),
-                message,
-            },
-            other => other,
-        })
+        w.write(actions)
+            .map(|_| ())
+            .map_err(|e| match Self::err(e) {
+                SinkError::Rejected { sink, message, .. } => SinkError::Rejected {
+                    sink,
+                    count: actions.len(),
+                    message,
+                },
+                other => other,
+            })
     }
 
     async fn flush(&self) -> Result<(), SinkError> {

@@ -176,7 +176,9 @@ impl WarehouseWriter {
             file.malformed_rows += malformed;
             file.last_batch = batch;
             self.stats.rows.fetch_add(n, Ordering::Relaxed);
-            self.stats.malformed_rows.fetch_add(malformed, Ordering::Relaxed);
+            self.stats
+                .malformed_rows
+                .fetch_add(malformed, Ordering::Relaxed);
             let size = (file.writer.bytes_written() + file.writer.in_progress_size()) as u64;
             if size >= self.max_file_bytes {
                 self.close(&partition)?;

@@ -33,7 +33,10 @@ fn duckdb_results(warehouse: &Path, r: &KpiReport, o: &KpiOptions, work: &Path) 
     let params_path = work.join("duckdb-params.json");
     std::fs::write(&params_path, params.to_string()).expect("write params");
     let out = Command::new(python())
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/kpi_duckdb.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/python/kpi_duckdb.py"
+        ))
         .arg(&params_path)
         .output()
         .unwrap_or_else(|e| panic!("cannot run ACTIONLOG_PYTHON: {e}"));
@@ -48,7 +51,10 @@ fn duckdb_results(warehouse: &Path, r: &KpiReport, o: &KpiOptions, work: &Path) 
 fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => {
-            let (x, y) = (x.as_f64().unwrap_or(f64::NAN), y.as_f64().unwrap_or(f64::NAN));
+            let (x, y) = (
+                x.as_f64().unwrap_or(f64::NAN),
+                y.as_f64().unwrap_or(f64::NAN),
+            );
             (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0)
         }
         _ => a == b,
@@ -63,7 +69,13 @@ fn compare(r: &KpiReport, duck: &Value) {
         let columns: Vec<String> = serde_json::from_value(d["columns"].clone()).expect("columns");
         assert_eq!(columns, t.columns, "{}: columns differ", t.name);
         let rows = d["rows"].as_array().expect("rows");
-        assert_eq!(rows.len(), t.rows.len(), "{}: row counts differ: DuckDB {rows:?} vs DataFusion {:?}", t.name, t.rows);
+        assert_eq!(
+            rows.len(),
+            t.rows.len(),
+            "{}: row counts differ: DuckDB {rows:?} vs DataFusion {:?}",
+            t.name,
+            t.rows
+        );
         for (i, (dr, fr)) in rows.iter().zip(&t.rows).enumerate() {
             let dr = dr.as_array().expect("row");
             for (j, (dv, fv)) in dr.iter().zip(fr).enumerate() {
@@ -117,6 +129,12 @@ async fn duckdb_runs_the_same_sql_to_the_same_results_on_generated_traffic() {
         ..KpiOptions::default()
     };
     let r = compute(&wh, &o).await.expect("kpis");
-    assert!(r.table("search_ctr_mrr").and_then(|t| t.get(0, "searches")).and_then(Value::as_i64).unwrap_or(0) > 100);
+    assert!(
+        r.table("search_ctr_mrr")
+            .and_then(|t| t.get(0, "searches"))
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            > 100
+    );
     compare(&r, &duckdb_results(&wh, &r, &o, dir.path()));
 }

@@ -60,67 +60,262 @@ pub(crate) fn dataset() -> Vec<UserAction> {
     let mut v = vec![
         // --- look-back, before the window ---
         // L1: erin, only in the look-back: counts in MAU (d-29 reaches Dec 20), nowhere else.
-        rec(100, "erin@example.com", view, "2025-12-20T10:00:00.000", json!({"table_key": T1, "source": "home"})),
+        rec(
+            100,
+            "erin@example.com",
+            view,
+            "2025-12-20T10:00:00.000",
+            json!({"table_key": T1, "source": "home"}),
+        ),
         // L2: bob on Dec 30: in WAU rolling for Jan 1 ... Jan 5.
-        rec(101, "bob@example.com", view, "2025-12-30T09:00:00.000", json!({"table_key": T1, "source": "home"})),
+        rec(
+            101,
+            "bob@example.com",
+            view,
+            "2025-12-30T09:00:00.000",
+            json!({"table_key": T1, "source": "home"}),
+        ),
         // r0: one millisecond before the window: Dec 31, not Jan 1.
-        rec(102, "bob@example.com", view, "2025-12-31T23:59:59.999", json!({"table_key": T3, "source": "home"})),
+        rec(
+            102,
+            "bob@example.com",
+            view,
+            "2025-12-31T23:59:59.999",
+            json!({"table_key": T3, "source": "home"}),
+        ),
         // --- Jan 1 ---
         // r1: exactly at UTC midnight, user with odd case and spaces: alice, Jan 1. Search "rides", 12 results.
-        with_output(rec(1, " Alice@Example.com ", search, "2026-01-01T00:00:00.000", json!({"search_term": "Rides", "page_index": 0})), r#"{"total_results": 12}"#),
+        with_output(
+            rec(
+                1,
+                " Alice@Example.com ",
+                search,
+                "2026-01-01T00:00:00.000",
+                json!({"search_term": "Rides", "page_index": 0}),
+            ),
+            r#"{"total_results": 12}"#,
+        ),
         // r2: click position 1 a minute later.
-        rec(2, "alice@example.com", view, "2026-01-01T00:01:00.000", json!({"table_key": T1, "index": 0, "source": "search_results"})),
+        rec(
+            2,
+            "alice@example.com",
+            view,
+            "2026-01-01T00:01:00.000",
+            json!({"table_key": T1, "index": 0, "source": "search_results"}),
+        ),
         // r3: page 2 of the same search: not a search.
-        with_output(rec(3, "alice@example.com", search, "2026-01-01T00:02:00.000", json!({"search_term": "rides", "page_index": 1})), r#"{"total_results": 12}"#),
+        with_output(
+            rec(
+                3,
+                "alice@example.com",
+                search,
+                "2026-01-01T00:02:00.000",
+                json!({"search_term": "rides", "page_index": 1}),
+            ),
+            r#"{"total_results": 12}"#,
+        ),
         // r4: click at absolute index 11 (position 12, bucket 11+).
-        rec(4, "alice@example.com", view, "2026-01-01T00:03:00.000", json!({"table_key": T2, "index": 11, "source": "search_results"})),
+        rec(
+            4,
+            "alice@example.com",
+            view,
+            "2026-01-01T00:03:00.000",
+            json!({"table_key": T2, "index": 11, "source": "search_results"}),
+        ),
         // r5: service account: excluded.
-        rec(5, "svc-bot", view, "2026-01-01T05:00:00.000", json!({"table_key": T1, "source": "api"})),
+        rec(
+            5,
+            "svc-bot",
+            view,
+            "2026-01-01T05:00:00.000",
+            json!({"table_key": T1, "source": "api"}),
+        ),
         // --- Jan 2 ---
         // r7: term with spaces and case; no page_index (= first page); zero results.
-        with_output(rec(7, "bob@example.com", search, "2026-01-02T10:00:00.000", json!({"search_term": "  Driver   Payments "})), r#"{"total_results": 0}"#),
+        with_output(
+            rec(
+                7,
+                "bob@example.com",
+                search,
+                "2026-01-02T10:00:00.000",
+                json!({"search_term": "  Driver   Payments "}),
+            ),
+            r#"{"total_results": 0}"#,
+        ),
         // r8: bob searches again 5 minutes later.
-        with_output(rec(8, "bob@example.com", search, "2026-01-02T10:05:00.000", json!({"search_term": "driver payments", "page_index": 0})), r#"{"total_results": 5}"#),
+        with_output(
+            rec(
+                8,
+                "bob@example.com",
+                search,
+                "2026-01-02T10:05:00.000",
+                json!({"search_term": "driver payments", "page_index": 0}),
+            ),
+            r#"{"total_results": 5}"#,
+        ),
         // r9: click with index given as a string "2" (position 3), after r8: belongs to r8 only.
-        rec(9, "bob@example.com", view, "2026-01-02T10:06:00.000", json!({"table_key": T2, "index": "2", "source": "search_results"})),
+        rec(
+            9,
+            "bob@example.com",
+            view,
+            "2026-01-02T10:06:00.000",
+            json!({"table_key": T2, "index": "2", "source": "search_results"}),
+        ),
         // r10: dashboard view from another source: not a search click.
-        rec(10, "bob@example.com", "_get_dashboard_metadata", "2026-01-02T10:07:00.000", json!({"uri": D1, "index": 0, "source": "popular_resources"})),
+        rec(
+            10,
+            "bob@example.com",
+            "_get_dashboard_metadata",
+            "2026-01-02T10:07:00.000",
+            json!({"uri": D1, "index": 0, "source": "popular_resources"}),
+        ),
         // r11: edit, table description of T1.
-        rec(11, "carol@example.com", "_log_put_table_description", "2026-01-02T11:00:00.000", json!({"table_key": T1, "description": "x", "source": "user"})),
+        rec(
+            11,
+            "carol@example.com",
+            "_log_put_table_description",
+            "2026-01-02T11:00:00.000",
+            json!({"table_key": T1, "description": "x", "source": "user"}),
+        ),
         // r13: empty user: left out.
-        rec(13, "  ", search, "2026-01-02T12:00:00.000", json!({"search_term": "ghost"})),
+        rec(
+            13,
+            "  ",
+            search,
+            "2026-01-02T12:00:00.000",
+            json!({"search_term": "ghost"}),
+        ),
         // --- Jan 4 (Sunday, last day of W01) ---
         // r14: carol searches "eta" at the very end of Sunday.
-        with_output(rec(14, "carol@example.com", search, "2026-01-04T23:59:59.999", json!({"search_term": "eta", "page_index": 0})), r#"{"total_results": 3}"#),
+        with_output(
+            rec(
+                14,
+                "carol@example.com",
+                search,
+                "2026-01-04T23:59:59.999",
+                json!({"search_term": "eta", "page_index": 0}),
+            ),
+            r#"{"total_results": 3}"#,
+        ),
         // --- Jan 5 (Monday, W02) ---
         // r15: 1 ms later, on Monday: click position 2 for r14.
-        rec(15, "carol@example.com", view, "2026-01-05T00:00:00.000", json!({"table_key": T3, "index": 1, "source": "search_results"})),
+        rec(
+            15,
+            "carol@example.com",
+            view,
+            "2026-01-05T00:00:00.000",
+            json!({"table_key": T3, "index": 1, "source": "search_results"}),
+        ),
         // r16: tag removed.
-        rec(16, "carol@example.com", "_log_update_table_tags", "2026-01-05T00:10:00.000", json!({"table_key": T1, "method": "DELETE", "tag": "pii"})),
+        rec(
+            16,
+            "carol@example.com",
+            "_log_update_table_tags",
+            "2026-01-05T00:10:00.000",
+            json!({"table_key": T1, "method": "DELETE", "tag": "pii"}),
+        ),
         // r17: dave (not in the employee table) searches "eta".
-        with_output(rec(17, "dave@example.com", search, "2026-01-05T09:00:00.000", json!({"search_term": "eta"})), r#"{"total_results": 3}"#),
+        with_output(
+            rec(
+                17,
+                "dave@example.com",
+                search,
+                "2026-01-05T09:00:00.000",
+                json!({"search_term": "eta"}),
+            ),
+            r#"{"total_results": 3}"#,
+        ),
         // r18: click 11 minutes later: a search click, but too late for r17.
-        rec(18, "dave@example.com", view, "2026-01-05T09:11:00.000", json!({"table_key": T3, "index": 0, "source": "search_results"})),
+        rec(
+            18,
+            "dave@example.com",
+            view,
+            "2026-01-05T09:11:00.000",
+            json!({"table_key": T3, "index": 0, "source": "search_results"}),
+        ),
         // r19: a view from the search results without an index: a view, not a search click.
-        rec(19, "dave@example.com", view, "2026-01-05T09:12:00.000", json!({"table_key": T3, "source": "search_results"})),
+        rec(
+            19,
+            "dave@example.com",
+            view,
+            "2026-01-05T09:12:00.000",
+            json!({"table_key": T3, "source": "search_results"}),
+        ),
         // --- Jan 6 ---
         // r21: search whose output is not JSON (no total_results).
-        with_output(rec(21, "alice@example.com", search, "2026-01-06T14:00:00.000", json!({"search_term": "rides", "page_index": 0})), "<SearchResult object>"),
+        with_output(
+            rec(
+                21,
+                "alice@example.com",
+                search,
+                "2026-01-06T14:00:00.000",
+                json!({"search_term": "rides", "page_index": 0}),
+            ),
+            "<SearchResult object>",
+        ),
         // r22, r23: two clicks at the same millisecond as the search: positions 5 and 2.
-        rec(22, "alice@example.com", view, "2026-01-06T14:00:00.000", json!({"table_key": T1, "index": 4, "source": "search_results"})),
-        rec(23, "alice@example.com", "_log_get_user", "2026-01-06T14:00:00.000", json!({"user_id": "bob@example.com", "index": 1, "source": "search_results"})),
+        rec(
+            22,
+            "alice@example.com",
+            view,
+            "2026-01-06T14:00:00.000",
+            json!({"table_key": T1, "index": 4, "source": "search_results"}),
+        ),
+        rec(
+            23,
+            "alice@example.com",
+            "_log_get_user",
+            "2026-01-06T14:00:00.000",
+            json!({"user_id": "bob@example.com", "index": 1, "source": "search_results"}),
+        ),
         // r24, r25: two column description edits of the same column.
-        rec(24, "alice@example.com", "_log_put_column_description", "2026-01-06T15:00:00.000", json!({"table_key": T2, "column_name": "id", "description": "d"})),
-        rec(25, "alice@example.com", "_log_put_column_description", "2026-01-06T15:01:00.000", json!({"table_key": T2, "column_name": "id", "description": "e"})),
+        rec(
+            24,
+            "alice@example.com",
+            "_log_put_column_description",
+            "2026-01-06T15:00:00.000",
+            json!({"table_key": T2, "column_name": "id", "description": "d"}),
+        ),
+        rec(
+            25,
+            "alice@example.com",
+            "_log_put_column_description",
+            "2026-01-06T15:01:00.000",
+            json!({"table_key": T2, "column_name": "id", "description": "e"}),
+        ),
         // r26: owner added.
-        rec(26, "alice@example.com", "_log_update_table_owner", "2026-01-06T15:02:00.000", json!({"table_key": T2, "method": "PUT", "owner": "alice"})),
+        rec(
+            26,
+            "alice@example.com",
+            "_log_update_table_owner",
+            "2026-01-06T15:02:00.000",
+            json!({"table_key": T2, "method": "PUT", "owner": "alice"}),
+        ),
         // --- Jan 10 (Saturday) ---
         // r28: view from bookmarks.
-        rec(28, "bob@example.com", view, "2026-01-10T08:00:00.000", json!({"table_key": T1, "index": 0, "source": "bookmarks"})),
+        rec(
+            28,
+            "bob@example.com",
+            view,
+            "2026-01-10T08:00:00.000",
+            json!({"table_key": T1, "index": 0, "source": "bookmarks"}),
+        ),
         // r29: dashboard tag, method in lower case.
-        rec(29, "bob@example.com", "_log_update_dashboard_tags", "2026-01-10T08:05:00.000", json!({"uri_key": D1, "method": "put", "tag": "x"})),
+        rec(
+            29,
+            "bob@example.com",
+            "_log_update_dashboard_tags",
+            "2026-01-10T08:05:00.000",
+            json!({"uri_key": D1, "method": "put", "tag": "x"}),
+        ),
         // r30: exactly at the window's end (exclusive): outside.
-        rec(30, "alice@example.com", view, "2026-01-11T00:00:00.000", json!({"table_key": T1, "source": "home"})),
+        rec(
+            30,
+            "alice@example.com",
+            view,
+            "2026-01-11T00:00:00.000",
+            json!({"table_key": T1, "source": "home"}),
+        ),
     ];
     // r6: the pre-execution duplicate of r1 (no end, no output): never counts.
     let mut r6 = v[3].clone();
@@ -128,16 +323,33 @@ pub(crate) fn dataset() -> Vec<UserAction> {
     r6.output = None;
     v.push(r6);
     // r12: a failed edit by carol: activity yes, edits no.
-    let mut r12 = rec(12, "carol@example.com", "_log_update_table_tags", "2026-01-02T11:05:00.000", json!({"table_key": T1, "method": "PUT", "tag": "pii"}));
+    let mut r12 = rec(
+        12,
+        "carol@example.com",
+        "_log_update_table_tags",
+        "2026-01-02T11:05:00.000",
+        json!({"table_key": T1, "method": "PUT", "tag": "pii"}),
+    );
     r12.error = Some(LongString::new("PermissionDenied: not an owner"));
     v.push(r12);
     // r20: dave, keyword arguments that do not parse: activity yes, table views no; counted.
-    let mut r20 = rec(20, "dave@example.com", view, "2026-01-05T09:30:00.000", json!({}));
-    r20.keyword_args_json = Some(LongString::new(r#"{"table_key": "hive://gold.core/rides", "#));
+    let mut r20 = rec(
+        20,
+        "dave@example.com",
+        view,
+        "2026-01-05T09:30:00.000",
+        json!({}),
+    );
+    r20.keyword_args_json = Some(LongString::new(
+        r#"{"table_key": "hive://gold.core/rides", "#,
+    ));
     v.push(r20);
     // r27: a second copy of r24 (same trace/span id), as an at-least-once loader may land.
     let id24 = format!("{:016x}", 24);
-    let r24 = v.iter().find(|a| a.span_id.as_deref() == Some(id24.as_str())).cloned();
+    let r24 = v
+        .iter()
+        .find(|a| a.span_id.as_deref() == Some(id24.as_str()))
+        .cloned();
     v.extend(r24);
     v
 }
@@ -161,7 +373,9 @@ pub(crate) async fn land(dir: &Path, actions: &[UserAction]) {
     let (a, b) = actions.split_at(actions.len() / 2);
     sink.write(a).await.expect("write");
     sink.write(b).await.expect("write");
-    sink.shutdown(std::time::Duration::from_secs(5)).await.expect("shutdown");
+    sink.shutdown(std::time::Duration::from_secs(5))
+        .await
+        .expect("shutdown");
 }
 
 pub(crate) fn options(dir: &Path, from: &str, to: &str) -> KpiOptions {
@@ -176,7 +390,10 @@ pub(crate) fn options(dir: &Path, from: &str, to: &str) -> KpiOptions {
 }
 
 fn rows(r: &KpiReport, kpi: &str) -> Vec<Vec<Value>> {
-    r.table(kpi).unwrap_or_else(|| panic!("no KPI {kpi}")).rows.clone()
+    r.table(kpi)
+        .unwrap_or_else(|| panic!("no KPI {kpi}"))
+        .rows
+        .clone()
 }
 
 fn one(r: &KpiReport, kpi: &str, col: &str) -> Value {
@@ -200,7 +417,9 @@ async fn every_kpi_matches_the_hand_computed_values() {
     let dir = tempfile::tempdir().expect("tempdir");
     let wh = dir.path().join("wh");
     land(&wh, &dataset()).await;
-    let r = compute(&wh, &options(dir.path(), "2026-01-01", "2026-01-11")).await.expect("kpis");
+    let r = compute(&wh, &options(dir.path(), "2026-01-01", "2026-01-11"))
+        .await
+        .expect("kpis");
 
     // Left out, window Jan 1 ... Jan 10: r6 pre-execution; r27 duplicate of r24; r13 empty
     // user; r5 service account. Qualifying: alice r1-r4 + r21-r26 = 10, bob r7-r10 + r28,
@@ -208,7 +427,15 @@ async fn every_kpi_matches_the_hand_computed_values() {
     // unparsable arguments and r12 failed. (r0, L1, L2 before, r30 after the window.)
     assert_eq!(
         rows(&r, "exclusions"),
-        vec![vec![json!(1), json!(1), json!(1), json!(1), json!(25), json!(1), json!(1)]]
+        vec![vec![
+            json!(1),
+            json!(1),
+            json!(1),
+            json!(1),
+            json!(25),
+            json!(1),
+            json!(1)
+        ]]
     );
 
     // DAU: Jan 1 alice; Jan 2 bob, carol; Jan 3 -; Jan 4 carol; Jan 5 carol, dave; Jan 6
@@ -228,11 +455,17 @@ async fn every_kpi_matches_the_hand_computed_values() {
     // Jan 1: bob alice = 2; Jan 2-4: + carol = 3; Jan 5: + dave = 4 (bob via Dec 30);
     // Jan 6: bob via Dec 31 = 4; Jan 7, 8: bob via Jan 2 = 4; Jan 9: carol dave alice = 3;
     // Jan 10: + bob = 4.
-    let wau: Vec<i64> = rows(&r, "wau_rolling").iter().map(|x| x[1].as_i64().unwrap_or(-1)).collect();
+    let wau: Vec<i64> = rows(&r, "wau_rolling")
+        .iter()
+        .map(|x| x[1].as_i64().unwrap_or(-1))
+        .collect();
     assert_eq!(wau, vec![2, 3, 3, 3, 4, 4, 4, 4, 3, 4]);
     // MAU rolling (d-29 ... d): erin (Dec 20) stays in all 10 days; Jan 1: erin bob alice;
     // Jan 2: + carol; Jan 5: + dave.
-    let mau: Vec<i64> = rows(&r, "mau_rolling").iter().map(|x| x[1].as_i64().unwrap_or(-1)).collect();
+    let mau: Vec<i64> = rows(&r, "mau_rolling")
+        .iter()
+        .map(|x| x[1].as_i64().unwrap_or(-1))
+        .collect();
     assert_eq!(mau, vec![3, 4, 4, 4, 5, 5, 5, 5, 5, 5]);
     // ISO weeks: W01 (starts Mon Dec 29) has Jan 1-4 in the window (4 days, partial):
     // alice bob carol = 3; W02 (Mon Jan 5) has Jan 5-10 (6 days, partial): carol dave alice
@@ -245,7 +478,10 @@ async fn every_kpi_matches_the_hand_computed_values() {
         ]
     );
     let t = r.table("wau_calendar").expect("wau_calendar");
-    assert_eq!(t.display("week_start", &json!(day("2025-12-29"))), "2026-W01");
+    assert_eq!(
+        t.display("week_start", &json!(day("2025-12-29"))),
+        "2026-W01"
+    );
     // Stickiness: mean DAU = 8 / 10 = 0.8; MAU on Jan 10 = 5; 0.8 / 5 = 0.16.
     close(&one(&r, "stickiness", "mean_dau"), 0.8);
     assert_eq!(one(&r, "stickiness", "mau_last_day"), json!(5));
@@ -255,10 +491,30 @@ async fn every_kpi_matches_the_hand_computed_values() {
     assert_eq!(
         rows(&r, "top_active_users"),
         vec![
-            vec![json!("alice@example.com"), json!(10), json!(2), json!(ms("2026-01-06T15:02:00.000"))],
-            vec![json!("bob@example.com"), json!(6), json!(2), json!(ms("2026-01-10T08:05:00.000"))],
-            vec![json!("carol@example.com"), json!(5), json!(3), json!(ms("2026-01-05T00:10:00.000"))],
-            vec![json!("dave@example.com"), json!(4), json!(1), json!(ms("2026-01-05T09:30:00.000"))],
+            vec![
+                json!("alice@example.com"),
+                json!(10),
+                json!(2),
+                json!(ms("2026-01-06T15:02:00.000"))
+            ],
+            vec![
+                json!("bob@example.com"),
+                json!(6),
+                json!(2),
+                json!(ms("2026-01-10T08:05:00.000"))
+            ],
+            vec![
+                json!("carol@example.com"),
+                json!(5),
+                json!(3),
+                json!(ms("2026-01-05T00:10:00.000"))
+            ],
+            vec![
+                json!("dave@example.com"),
+                json!(4),
+                json!(1),
+                json!(ms("2026-01-05T09:30:00.000"))
+            ],
         ]
     );
 
@@ -312,12 +568,21 @@ async fn every_kpi_matches_the_hand_computed_values() {
     let tables = rows(&r, "top_tables");
     let keys: Vec<&str> = tables.iter().map(|x| x[0].as_str().unwrap_or("")).collect();
     assert_eq!(keys, vec![T1, T3, T2]);
-    assert_eq!((tables[0][1].clone(), tables[0][2].clone()), (json!(3), json!(2)));
+    assert_eq!(
+        (tables[0][1].clone(), tables[0][2].clone()),
+        (json!(3), json!(2))
+    );
     close(&tables[0][3], 2.0 * 3f64.ln());
-    assert_eq!((tables[2][1].clone(), tables[2][2].clone()), (json!(2), json!(2)));
+    assert_eq!(
+        (tables[2][1].clone(), tables[2][2].clone()),
+        (json!(2), json!(2))
+    );
     close(&tables[2][3], 2.0 * 2f64.ln());
     // Dashboards: r10, 1 view by 1 viewer: score 1 x ln 1 = 0.
-    assert_eq!(rows(&r, "top_dashboards"), vec![vec![json!(D1), json!(1), json!(1), json!(0.0)]]);
+    assert_eq!(
+        rows(&r, "top_dashboards"),
+        vec![vec![json!(D1), json!(1), json!(1), json!(0.0)]]
+    );
 
     // Edits: r11 (table_description T1, Jan 2), r16 (table_tags DELETE T1, Jan 5), r24 r25
     // (column_description T2/id, Jan 6), r26 (table_owner PUT T2, Jan 6), r29
@@ -325,9 +590,17 @@ async fn every_kpi_matches_the_hand_computed_values() {
     assert_eq!(
         rows(&r, "edits_by_day"),
         vec![
-            vec![json!(day("2026-01-02")), json!("table_description"), json!(1)],
+            vec![
+                json!(day("2026-01-02")),
+                json!("table_description"),
+                json!(1)
+            ],
             vec![json!(day("2026-01-05")), json!("table_tags"), json!(1)],
-            vec![json!(day("2026-01-06")), json!("column_description"), json!(2)],
+            vec![
+                json!(day("2026-01-06")),
+                json!("column_description"),
+                json!(2)
+            ],
             vec![json!(day("2026-01-06")), json!("table_owner"), json!(1)],
             vec![json!(day("2026-01-10")), json!("dashboard_tags"), json!(1)],
         ]
@@ -343,15 +616,33 @@ async fn every_kpi_matches_the_hand_computed_values() {
         ]
     );
     // 6 edits by alice, carol, bob on T1, T2/id, T2, D1.
-    assert_eq!(rows(&r, "edit_totals"), vec![vec![json!(6), json!(3), json!(4)]]);
+    assert_eq!(
+        rows(&r, "edit_totals"),
+        vec![vec![json!(6), json!(3), json!(4)]]
+    );
     // Leaders: alice 3 edits on {T2/id, T2}, mostly column_description; carol 2 on {T1},
     // one table_description and one table_tags: the tie goes to the smaller name; bob 1.
     assert_eq!(
         rows(&r, "edit_leaders"),
         vec![
-            vec![json!("alice@example.com"), json!(3), json!(2), json!("column_description")],
-            vec![json!("carol@example.com"), json!(2), json!(1), json!("table_description")],
-            vec![json!("bob@example.com"), json!(1), json!(1), json!("dashboard_tags")],
+            vec![
+                json!("alice@example.com"),
+                json!(3),
+                json!(2),
+                json!("column_description")
+            ],
+            vec![
+                json!("carol@example.com"),
+                json!(2),
+                json!(1),
+                json!("table_description")
+            ],
+            vec![
+                json!("bob@example.com"),
+                json!(1),
+                json!(1),
+                json!("dashboard_tags")
+            ],
         ]
     );
 
@@ -378,26 +669,52 @@ async fn single_day_empty_window_and_default_window() {
     // A single day, Jan 2: DAU bob carol = 2; WAU (Dec 27 ... Jan 2) bob alice carol = 3;
     // MAU (Dec 4 ... Jan 2) erin bob alice carol = 4; stickiness 2 / 4; one partial week
     // with 1 day; searches r7, r8.
-    let r = compute(&wh, &options(dir.path(), "2026-01-02", "2026-01-03")).await.expect("kpis");
-    assert_eq!(rows(&r, "dau"), vec![vec![json!(day("2026-01-02")), json!(2)]]);
-    assert_eq!(rows(&r, "wau_rolling"), vec![vec![json!(day("2026-01-02")), json!(3)]]);
-    assert_eq!(rows(&r, "mau_rolling"), vec![vec![json!(day("2026-01-02")), json!(4)]]);
+    let r = compute(&wh, &options(dir.path(), "2026-01-02", "2026-01-03"))
+        .await
+        .expect("kpis");
+    assert_eq!(
+        rows(&r, "dau"),
+        vec![vec![json!(day("2026-01-02")), json!(2)]]
+    );
+    assert_eq!(
+        rows(&r, "wau_rolling"),
+        vec![vec![json!(day("2026-01-02")), json!(3)]]
+    );
+    assert_eq!(
+        rows(&r, "mau_rolling"),
+        vec![vec![json!(day("2026-01-02")), json!(4)]]
+    );
     close(&one(&r, "stickiness", "stickiness"), 0.5);
     assert_eq!(
         rows(&r, "wau_calendar"),
-        vec![vec![json!(day("2025-12-29")), json!(1), json!(true), json!(2)]]
+        vec![vec![
+            json!(day("2025-12-29")),
+            json!(1),
+            json!(true),
+            json!(2)
+        ]]
     );
-    assert_eq!(rows(&r, "top_search_terms"), vec![vec![json!("driver payments"), json!(2), json!(1)]]);
+    assert_eq!(
+        rows(&r, "top_search_terms"),
+        vec![vec![json!("driver payments"), json!(2), json!(1)]]
+    );
 
     // A window with no data at all: every KPI still answers, with zeros and no rows.
-    let r = compute(&wh, &options(dir.path(), "2026-03-02", "2026-03-09")).await.expect("kpis");
+    let r = compute(&wh, &options(dir.path(), "2026-03-02", "2026-03-09"))
+        .await
+        .expect("kpis");
     assert_eq!(r.files_scanned, 0);
     assert!(rows(&r, "dau").iter().all(|x| x[1] == json!(0)));
     assert_eq!(rows(&r, "dau").len(), 7);
     // A full ISO week (Mon Mar 2 ... Sun Mar 8) is not partial.
     assert_eq!(
         rows(&r, "wau_calendar"),
-        vec![vec![json!(day("2026-03-02")), json!(7), json!(false), json!(0)]]
+        vec![vec![
+            json!(day("2026-03-02")),
+            json!(7),
+            json!(false),
+            json!(0)
+        ]]
     );
     assert_eq!(one(&r, "search_ctr_mrr", "searches"), json!(0));
     assert_eq!(one(&r, "search_ctr_mrr", "ctr"), Value::Null);
@@ -418,7 +735,9 @@ async fn bad_inputs_fail_clearly() {
     // An empty warehouse: a clear error.
     let empty = dir.path().join("empty");
     std::fs::create_dir_all(&empty).expect("mkdir");
-    let err = compute(&empty, &KpiOptions::default()).await.expect_err("empty");
+    let err = compute(&empty, &KpiOptions::default())
+        .await
+        .expect_err("empty");
     assert!(matches!(err, KpiError::EmptyWarehouse), "{err}");
 
     // An employee file without the needed columns: a clear error naming them.
@@ -428,7 +747,10 @@ async fn bad_inputs_fail_clearly() {
     std::fs::write(&bad, "mail,team\na@example.com,x\n").expect("write");
     let mut o = options(dir.path(), "2026-01-01", "2026-01-11");
     o.employees = Some(bad.clone());
-    let err = compute(&wh, &o).await.expect_err("bad employees").to_string();
+    let err = compute(&wh, &o)
+        .await
+        .expect_err("bad employees")
+        .to_string();
     assert!(err.contains("missing column(s) email, role"), "{err}");
 
     // Unparsable arguments are kept and counted at landing, never dropped.
@@ -437,8 +759,16 @@ async fn bad_inputs_fail_clearly() {
     let mut w = w;
     w.write(&dataset()).expect("write");
     w.flush().expect("flush");
-    assert_eq!(stats.malformed_rows.load(std::sync::atomic::Ordering::Relaxed), 1);
-    assert_eq!(stats.rows.load(std::sync::atomic::Ordering::Relaxed), dataset().len() as u64);
+    assert_eq!(
+        stats
+            .malformed_rows
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    assert_eq!(
+        stats.rows.load(std::sync::atomic::Ordering::Relaxed),
+        dataset().len() as u64
+    );
 
     // The CLI: exit code 3 and a message for an empty warehouse, 1 for a bad employee file.
     let bin = env!("CARGO_BIN_EXE_actionlog");
@@ -470,12 +800,20 @@ async fn cli_formats() {
     let bin = env!("CARGO_BIN_EXE_actionlog");
     let run = |format: &str, out: Option<&Path>| {
         let mut c = Command::new(bin);
-        c.args(["kpi", "--from", "2026-01-01", "--to", "2026-01-11", "--exclude-user", EXCLUDED])
-            .arg("--warehouse")
-            .arg(&wh)
-            .arg("--employees")
-            .arg(&emp)
-            .args(["--format", format]);
+        c.args([
+            "kpi",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-01-11",
+            "--exclude-user",
+            EXCLUDED,
+        ])
+        .arg("--warehouse")
+        .arg(&wh)
+        .arg("--employees")
+        .arg(&emp)
+        .args(["--format", format]);
         if let Some(o) = out {
             c.arg("--out").arg(o);
         }
@@ -485,12 +823,21 @@ async fn cli_formats() {
     };
     let json: Value = serde_json::from_str(&run("json", None)).expect("json output");
     assert_eq!(json["window"]["from"], "2026-01-01");
-    assert_eq!(json["kpis"]["dau"]["rows"][0], json!({"day": "2026-01-01", "dau": 1}));
-    assert_eq!(json["kpis"]["wau_calendar"]["rows"][1]["iso_week"], "2026-W02");
+    assert_eq!(
+        json["kpis"]["dau"]["rows"][0],
+        json!({"day": "2026-01-01", "dau": 1})
+    );
+    assert_eq!(
+        json["kpis"]["wau_calendar"]["rows"][1]["iso_week"],
+        "2026-W02"
+    );
     assert_eq!(json["kpis"]["exclusions"]["rows"][0]["malformed_kwargs"], 1);
     let csv = run("csv", None);
     assert!(csv.starts_with("kpi,row,column,value\n"));
-    assert!(csv.contains("\ntop_tables,1,table_key,hive://gold.core/rides\n"), "{csv}");
+    assert!(
+        csv.contains("\ntop_tables,1,table_key,hive://gold.core/rides\n"),
+        "{csv}"
+    );
     let table = run("table", None);
     assert!(table.contains("== Daily active users (kpis/dau.sql) =="));
     assert!(table.contains("1 with unparsable arguments"));
@@ -519,7 +866,11 @@ async fn redelivery_after_a_crash_between_file_and_commit_counts_once() {
             .expect("open")
             .on_durable(move |f| c.store(f.last_batch, std::sync::atomic::Ordering::SeqCst));
         let b1 = w.write(&data[..20]).expect("write");
-        assert_eq!(w.durable_batch(), 0, "nothing durable before the files close");
+        assert_eq!(
+            w.durable_batch(),
+            0,
+            "nothing durable before the files close"
+        );
         w.flush().expect("flush");
         assert_eq!(w.durable_batch(), b1);
         assert_eq!(committed.load(std::sync::atomic::Ordering::SeqCst), b1);
@@ -531,14 +882,29 @@ async fn redelivery_after_a_crash_between_file_and_commit_counts_once() {
         w.write(&data).expect("write");
         w.flush().expect("flush");
     }
-    let count = |d: &Path| list_partitions(d).expect("list").iter().map(|p| p.files.len()).sum::<usize>();
-    assert!(count(&twice) > count(&once), "the redelivery landed new files");
-    let a = compute(&once, &options(dir.path(), "2026-01-01", "2026-01-11")).await.expect("kpis");
-    let b = compute(&twice, &options(dir.path(), "2026-01-01", "2026-01-11")).await.expect("kpis");
+    let count = |d: &Path| {
+        list_partitions(d)
+            .expect("list")
+            .iter()
+            .map(|p| p.files.len())
+            .sum::<usize>()
+    };
+    assert!(
+        count(&twice) > count(&once),
+        "the redelivery landed new files"
+    );
+    let a = compute(&once, &options(dir.path(), "2026-01-01", "2026-01-11"))
+        .await
+        .expect("kpis");
+    let b = compute(&twice, &options(dir.path(), "2026-01-01", "2026-01-11"))
+        .await
+        .expect("kpis");
     for (x, y) in a.tables.iter().zip(&b.tables) {
         if x.name == "exclusions" {
             // The redelivered copies are reported as duplicates, nothing else changes.
-            let dups = |t: &actionlog::kpi::KpiTable| t.get(0, "duplicates").and_then(Value::as_i64).unwrap_or(-1);
+            let dups = |t: &actionlog::kpi::KpiTable| {
+                t.get(0, "duplicates").and_then(Value::as_i64).unwrap_or(-1)
+            };
             // The first 20 records are L1, L2, r0 (before the window) and 17 in the window.
             assert_eq!(dups(y) - dups(x), 17);
             continue;

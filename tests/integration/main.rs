@@ -1,3 +1,3 @@
-
-mod kpi;
 mod duckdb;
+mod generate;
+mod kpi;
