@@ -38,6 +38,41 @@ use crate::user;
 
 static TRACER: RwLock<Option<BoxedTracer>> = RwLock::new(None);
 
+thread_local! {
+    static SIMULATED: std::cell::Cell<Option<(SystemTime, std::time::Duration)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with a simulated clock on this thread: actions started inside it start at
+/// `start` and end `latency` later, whatever the wall clock says. For traffic generators
+/// and tests that replay history through the real path (decorator, span, exporter).
+pub fn with_simulated_time<R>(
+    start: SystemTime,
+    latency: std::time::Duration,
+    f: impl FnOnce() -> R,
+) -> R {
+    struct Restore(Option<(SystemTime, std::time::Duration)>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SIMULATED.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(SIMULATED.with(|c| c.replace(Some((start, latency)))));
+    f()
+}
+
+fn clock_start() -> SystemTime {
+    SIMULATED
+        .with(|c| c.get())
+        .map_or_else(SystemTime::now, |(start, _)| start)
+}
+
+fn clock_end() -> SystemTime {
+    SIMULATED
+        .with(|c| c.get())
+        .map_or_else(SystemTime::now, |(start, latency)| start + latency)
+}
+
 fn scope() -> InstrumentationScope {
     InstrumentationScope::builder(key::SCOPE_NAME)
         .with_version(env!("CARGO_PKG_VERSION"))
@@ -185,7 +220,7 @@ impl ActionLog {
     /// Starts the action: opens its span (a child of the current context) and runs the
     /// pre-execution callbacks.
     pub fn start(self) -> ActionSpan {
-        let start = SystemTime::now();
+        let start = clock_start();
         let user = self.user.or_else(user::current_user);
         let host = user::host_name();
         let kwargs = self
@@ -315,7 +350,7 @@ impl ActionSpan {
             return;
         }
         self.finished = true;
-        let end = SystemTime::now();
+        let end = clock_end();
         let span = self.cx.span();
         if let Some(out) = &self.output {
             span.set_attribute(KeyValue::new(key::OUTPUT, out.clone()));

@@ -38,14 +38,17 @@ pub mod config;
 pub mod convention;
 pub mod convert;
 pub mod exporter;
+pub mod generate;
 pub mod hooks;
 pub mod json;
+pub mod kpi;
 pub mod proto;
 pub mod redact;
 mod runtime;
 pub mod server;
 pub mod sink;
 pub mod user;
+pub mod warehouse;
 
 pub use action::{ActionLog, ActionSpan, reset_tracer_provider, set_tracer_provider};
 pub use actionlog_macros::action_log;

@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand};
 
 mod decode;
 mod demo;
+mod generate;
+mod kpi;
 mod serve;
 #[cfg(feature = "kafka")]
 mod tail;
@@ -45,6 +47,10 @@ enum Command {
     /// Consume a Kafka topic of UserAction events and print them as JSON lines.
     #[cfg(feature = "kafka")]
     Tail(tail::Args),
+    /// Generate realistic, deterministic Amundsen traffic into the embedded warehouse.
+    Generate(generate::Args),
+    /// Compute every KPI over the embedded warehouse (table, JSON, CSV or HTML report).
+    Kpi(kpi::Args),
 }
 
 fn init_logging(filter: &str, format: LogFormat) {
@@ -70,6 +76,8 @@ pub fn main() -> ExitCode {
         Command::Serve(a) => serve::run(a),
         #[cfg(feature = "kafka")]
         Command::Tail(a) => tail::run(a),
+        Command::Generate(a) => generate::run(a),
+        Command::Kpi(a) => kpi::run(a),
     };
     match result {
         Ok(code) => code,

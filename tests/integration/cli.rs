@@ -99,36 +99,6 @@ fn decode_of_garbage_is_a_clear_error() {
 }
 
 #[test]
-fn demo_runs_the_core_path_end_to_end() {
-    let dir = tempfile::tempdir().unwrap();
-    let out_file = dir.path().join("demo.pb");
-    let out = Command::new(bin())
-        .args(["demo", "--users", "3", "--calls", "4", "--out"])
-        .arg(&out_file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        stdout.contains("wrote and decoded 12 UserAction(s)"),
-        "{stdout}"
-    );
-    let decoded = Command::new(bin())
-        .arg("decode")
-        .arg(&out_file)
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8(decoded.stdout).unwrap().lines().count(),
-        12
-    );
-}
-
-#[test]
 fn help_lists_the_subcommands() {
     let out = Command::new(bin()).arg("--help").output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();

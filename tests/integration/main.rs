@@ -7,9 +7,12 @@ mod bridge;
 mod cli;
 mod collector_config;
 mod decorator;
+mod duckdb;
 mod exporter;
+mod generate;
 #[cfg(feature = "kafka")]
 mod kafka;
+mod kpi;
 mod tracing_compat;
 mod ui;
 mod wire_compat;
