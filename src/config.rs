@@ -229,6 +229,11 @@ pub enum SinkConfig {
     /// UserAction protobuf on a Kafka topic (see `docs/kafka.md` for the keys).
     #[cfg(feature = "kafka")]
     Kafka(crate::sink::KafkaSinkConfig),
+    /// The embedded Parquet warehouse (see `docs/warehouse.md`).
+    Warehouse {
+        /// The warehouse directory (`dt=YYYY-MM-DD/` partitions below it).
+        dir: PathBuf,
+    },
 }
 
 impl SinkConfig {
@@ -465,6 +470,12 @@ pub fn build_one_sink(cfg: &SinkConfig) -> Result<Arc<dyn Sink>, ConfigError> {
                 })?,
             )
         }
+        SinkConfig::Warehouse { dir } => Arc::new(
+            crate::warehouse::WarehouseSink::open(dir).map_err(|e| ConfigError::Sink {
+                sink: "warehouse",
+                message: format!("{}: {e}", dir.display()),
+            })?,
+        ),
         SinkConfig::OtlpLog(c) => Arc::new(crate::sink::OtlpLogSink::new(c.clone()).map_err(
             |e| ConfigError::Sink {
                 sink: "otlp_log",

@@ -39,6 +39,10 @@ pub(crate) struct Args {
     /// Format of --file.
     #[arg(long, value_parser = parse_file_format, default_value = "protobuf")]
     file_format: FileFormat,
+    /// Land actions in this embedded Parquet warehouse directory (replaces the configured
+    /// sinks; `actionlog kpi --warehouse DIR` reads it).
+    #[arg(long)]
+    warehouse: Option<PathBuf>,
     /// Print actions on stdout as JSON lines (replaces the configured sinks).
     #[arg(long)]
     stdout: bool,
@@ -60,6 +64,9 @@ pub(crate) fn run(args: Args) -> CliResult {
             format: args.file_format,
             sync: false,
         });
+    }
+    if let Some(dir) = args.warehouse {
+        sinks.push(SinkConfig::Warehouse { dir });
     }
     if args.stdout {
         sinks.push(SinkConfig::Stdout);

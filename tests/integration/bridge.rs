@@ -1410,3 +1410,66 @@ fn bridge_with_kafka_sink_puts_converted_actions_on_the_topic() {
             .all(|a| a.host_name.as_deref() == Some("rust-host"))
     );
 }
+
+#[test]
+fn bridge_lands_actions_in_the_embedded_warehouse_for_the_kpis() {
+    let wh = tempfile::tempdir().unwrap();
+    let mut bridge = Bridge::start(&["--warehouse", wh.path().to_str().unwrap()]);
+    // Five users view a table on 2023-11-14 (1_700_000_000 s), one of them twice.
+    let spans: Vec<Span> = (0..6u64)
+        .map(|n| {
+            let mut s = action_span(n, "_get_table_metadata");
+            s.attributes[1] = kv("enduser.id", sv(&format!("user{}@example.com", n % 5)));
+            s.attributes[2] = kv(
+                "action_log.keyword_args_json",
+                sv(r#"{"table_key":"hive://gold.core/rides","index":0,"source":"search_results"}"#),
+            );
+            s
+        })
+        .collect();
+    let r = http_request(
+        bridge.http,
+        "POST",
+        "/v1/traces",
+        &[("Content-Type", "application/x-protobuf")],
+        &request(spans).encode_to_vec(),
+    )
+    .unwrap();
+    assert_eq!(r.status, 200);
+    assert!(bridge.terminate().success(), "{}", bridge.log_text());
+    // The file sink beside it saw the same six actions.
+    assert_eq!(bridge.actions().len(), 6);
+    assert!(
+        wh.path().join("dt=2023-11-14").is_dir(),
+        "no partition for the actions' day"
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_actionlog"))
+        .args([
+            "kpi",
+            "--format",
+            "json",
+            "--from",
+            "2023-11-14",
+            "--to",
+            "2023-11-15",
+            "--warehouse",
+        ])
+        .arg(wh.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The KPI engine read the bridge's Parquet: one table, 6 views by 5 distinct viewers.
+    let rows = report["kpis"]["top_tables"]["rows"]
+        .as_array()
+        .expect("top_tables rows");
+    assert_eq!(rows.len(), 1, "{report}");
+    assert_eq!(rows[0]["table_key"], "hive://gold.core/rides", "{report}");
+    assert_eq!(rows[0]["views"], 6, "{report}");
+    assert_eq!(rows[0]["viewers"], 5, "{report}");
+}
