@@ -3,6 +3,7 @@
 mod support;
 
 mod amundsen_plugin;
+mod bad_input;
 mod bridge;
 mod cli;
 mod collector_config;
