@@ -3,6 +3,7 @@
 mod support;
 
 mod amundsen_plugin;
+mod bad_input;
 mod bridge;
 mod cli;
 mod collector_config;
@@ -10,6 +11,12 @@ mod decorator;
 mod duckdb;
 mod exporter;
 mod generate;
+// The fuzz targets' checks (fuzz/src/lib.rs), replayed over the corpus by fuzz_regressions.
+#[cfg(feature = "kafka")]
+#[path = "../../fuzz/src/lib.rs"]
+mod fuzz_checks;
+#[cfg(feature = "kafka")]
+mod fuzz_regressions;
 #[cfg(feature = "kafka")]
 mod kafka;
 mod kpi;
