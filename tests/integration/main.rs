@@ -13,6 +13,8 @@ mod generate;
 #[cfg(feature = "kafka")]
 mod kafka;
 mod kpi;
+#[cfg(feature = "kafka")]
+mod load;
 mod tracing_compat;
 mod ui;
 mod wire_compat;
