@@ -109,7 +109,6 @@ struct Counts {
 type Offsets = BTreeMap<i32, i64>;
 
 struct Loader {
-    consumer: BaseConsumer,
     topic: String,
     writer: WarehouseWriter,
     dead_letter: Option<(PathBuf, File)>,
@@ -181,7 +180,10 @@ impl Loader {
     }
 
     /// Commits the offsets of every batch that is now entirely in durable files.
-    fn commit_durable(&mut self) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    fn commit_durable(
+        &mut self,
+        consumer: &BaseConsumer,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let durable = self.writer.durable_batch();
         let mut merged = Offsets::new();
         while self.pending.front().is_some_and(|(b, _)| *b <= durable) {
@@ -208,7 +210,7 @@ impl Loader {
         for (p, next) in &merged {
             tpl.add_partition_offset(&self.topic, *p, Offset::Offset(*next))?;
         }
-        match self.consumer.commit(&tpl, CommitMode::Sync) {
+        match consumer.commit(&tpl, CommitMode::Sync) {
             Ok(()) => self.counts.commits += 1,
             // Not fatal: the events are durable; a later commit covers them, or a restart
             // re-delivers them and the KPIs count them once.
@@ -279,10 +281,10 @@ pub(crate) fn run(args: Args) -> CliResult {
         && let Some(err) = t.error()
     {
         return Err(format!(
-            "topic {:?} is not available on {}: {:?}",
+            "topic {:?} is not available on {}: {}",
             args.topic,
             args.brokers,
-            rdkafka::types::RDKafkaRespErr::from(err)
+            rdkafka::error::RDKafkaErrorCode::from(err).to_string()
         )
         .into());
     }
@@ -325,7 +327,6 @@ pub(crate) fn run(args: Args) -> CliResult {
         "loading"
     );
     let mut loader = Loader {
-        consumer,
         topic: args.topic.clone(),
         writer,
         dead_letter,
@@ -345,13 +346,13 @@ pub(crate) fn run(args: Args) -> CliResult {
     let batch_size = args.batch_size.max(1);
 
     while !stop.load(Ordering::SeqCst) {
-        match loader.consumer.poll(poll) {
+        match consumer.poll(poll) {
             Some(Ok(msg)) => {
                 last_message = Instant::now();
                 loader.take(&msg)?;
                 if loader.batch_messages >= batch_size {
                     loader.write()?;
-                    loader.commit_durable()?;
+                    loader.commit_durable(&consumer)?;
                 }
             }
             Some(Err(e)) => tracing::warn!("consumer: {e}"),
@@ -359,7 +360,7 @@ pub(crate) fn run(args: Args) -> CliResult {
                 // A quiet moment: hand over what is decoded, close aged files, commit.
                 loader.write()?;
                 loader.writer.roll_expired()?;
-                loader.commit_durable()?;
+                loader.commit_durable(&consumer)?;
                 if idle_limit.is_some_and(|l| last_message.elapsed() >= l) {
                     tracing::info!("no event for {} s, finishing", args.exit_when_idle);
                     break;
@@ -374,7 +375,7 @@ pub(crate) fn run(args: Args) -> CliResult {
 
     loader.write()?;
     loader.writer.flush()?;
-    loader.commit_durable()?;
+    loader.commit_durable(&consumer)?;
     loader.log_progress("finished");
     let c = &loader.counts;
     eprintln!(
