@@ -129,7 +129,10 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 impl Loader {
-    fn take(&mut self, msg: &BorrowedMessage<'_>) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    fn take(
+        &mut self,
+        msg: &BorrowedMessage<'_>,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         self.counts.messages += 1;
         self.batch_messages += 1;
         let decoded = match msg.payload() {
@@ -216,7 +219,9 @@ impl Loader {
             // re-delivers them and the KPIs count them once.
             Err(e) => {
                 self.counts.commit_errors += 1;
-                tracing::warn!("offset commit failed (events stay durable, may be re-delivered): {e}");
+                tracing::warn!(
+                    "offset commit failed (events stay durable, may be re-delivered): {e}"
+                );
             }
         }
         Ok(())

@@ -133,7 +133,11 @@ pub async fn compute(dir: &Path, opts: &KpiOptions) -> Result<KpiReport, KpiErro
             let started = std::time::Instant::now();
             bar.set_message(format!("{} ({} file(s))", v.name, files.len()));
             materialise(&ctx, v.name).await?;
-            tracing::debug!(view = v.name, ms = started.elapsed().as_millis() as u64, "materialised");
+            tracing::debug!(
+                view = v.name,
+                ms = started.elapsed().as_millis() as u64,
+                "materialised"
+            );
         }
         bar.inc(1);
     }
@@ -150,7 +154,11 @@ pub async fn compute(dir: &Path, opts: &KpiOptions) -> Result<KpiReport, KpiErro
             .collect();
         let batches = df.collect().await?;
         tables.push(KpiTable::from_batches(k, columns, &batches));
-        tracing::debug!(kpi = k.name, ms = started.elapsed().as_millis() as u64, "computed");
+        tracing::debug!(
+            kpi = k.name,
+            ms = started.elapsed().as_millis() as u64,
+            "computed"
+        );
         bar.inc(1);
     }
     bar.finish_and_clear();

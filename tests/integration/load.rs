@@ -31,8 +31,11 @@ fn event(i: usize) -> UserAction {
         user: Some(format!("Loader-User-{}", i % 7)),
         command: Some("_get_table_metadata".to_owned()),
         keyword_args_json: Some(
-            format!(r#"{{"table_key":"hive://gold.db/t{}","index":"2","source":"browse"}}"#, i % 5)
-                .into(),
+            format!(
+                r#"{{"table_key":"hive://gold.db/t{}","index":"2","source":"browse"}}"#,
+                i % 5
+            )
+            .into(),
         ),
         start_epoch_ms: Some(start),
         end_epoch_ms: Some(start + 12),
@@ -139,7 +142,10 @@ async fn load_crash_after_durable_file_before_commit_loses_nothing_and_counts_on
     for chunk in events.chunks(60) {
         sink.write(chunk).await.expect("produce");
     }
-    let resent: Vec<UserAction> = [3, 50, 101, 239].iter().map(|&i| events[i].clone()).collect();
+    let resent: Vec<UserAction> = [3, 50, 101, 239]
+        .iter()
+        .map(|&i| events[i].clone())
+        .collect();
     sink.write(&resent).await.expect("produce duplicates");
     let produced = events.len() + resent.len();
 
@@ -152,13 +158,19 @@ async fn load_crash_after_durable_file_before_commit_loses_nothing_and_counts_on
     let crashed = tokio::task::spawn_blocking({
         let (b, t, g, w) = (brokers.clone(), topic.clone(), group.clone(), wh.clone());
         move || {
-            load(&b, &t, &g, &w, &[
-                "--batch-size",
-                "40",
-                "--max-file-bytes",
-                "1",
-                "--crash-after-durable-before-commit",
-            ])
+            load(
+                &b,
+                &t,
+                &g,
+                &w,
+                &[
+                    "--batch-size",
+                    "40",
+                    "--max-file-bytes",
+                    "1",
+                    "--crash-after-durable-before-commit",
+                ],
+            )
         }
     })
     .await
@@ -200,7 +212,9 @@ async fn load_crash_after_durable_file_before_commit_loses_nothing_and_counts_on
     let report = kpi_json(&wh);
     let mut per_user: BTreeMap<String, u64> = BTreeMap::new();
     for i in 0..240 {
-        *per_user.entry(format!("loader-user-{}", i % 7)).or_default() += 1;
+        *per_user
+            .entry(format!("loader-user-{}", i % 7))
+            .or_default() += 1;
     }
     let got: BTreeMap<String, u64> = kpi_rows(&report, "top_active_users")
         .iter()
@@ -214,15 +228,17 @@ async fn load_crash_after_durable_file_before_commit_loses_nothing_and_counts_on
     assert_eq!(got, per_user);
     let excl = &kpi_rows(&report, "exclusions")[0];
     assert_eq!(excl["qualifying"], 240);
-    assert_eq!(
-        excl["duplicates"].as_u64(),
-        Some((rows.len() - 240) as u64)
-    );
+    assert_eq!(excl["duplicates"].as_u64(), Some((rows.len() - 240) as u64));
     // Every user is active on each of the three days (7 and 3 are coprime).
     let dau: Vec<(String, u64)> = kpi_rows(&report, "dau")
         .iter()
         .filter(|r| r["dau"].as_u64() != Some(0))
-        .map(|r| (r["day"].as_str().unwrap().to_owned(), r["dau"].as_u64().unwrap()))
+        .map(|r| {
+            (
+                r["day"].as_str().unwrap().to_owned(),
+                r["dau"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         dau,
@@ -248,13 +264,18 @@ async fn load_counts_undecodable_messages_writes_them_to_the_dead_letter_file_an
     // Not protobuf (0xff is a field key with an invalid wire type), and no value at all.
     producer
         .send(
-            FutureRecord::to(&topic).key("k").payload(&b"\xff\xff\xffnot a UserAction"[..]),
+            FutureRecord::to(&topic)
+                .key("k")
+                .payload(&b"\xff\xff\xffnot a UserAction"[..]),
             Duration::from_secs(10),
         )
         .await
         .expect("send garbage");
     producer
-        .send(FutureRecord::<str, [u8]>::to(&topic).key("empty"), Duration::from_secs(10))
+        .send(
+            FutureRecord::<str, [u8]>::to(&topic).key("empty"),
+            Duration::from_secs(10),
+        )
         .await
         .expect("send empty");
     sink.write(&[event(2)]).await.expect("produce");
@@ -351,8 +372,21 @@ async fn load_on_sigterm_closes_its_files_commits_and_exits_zero() {
     let group = unique_topic("load-term-group");
     // No idle exit and a long file age: only the signal can make these events durable.
     let mut child = Command::new(bin())
-        .args(["load", "--brokers", &brokers, "--topic", &topic, "--group", &group])
-        .args(["--warehouse", &wh.to_string_lossy(), "--max-file-age-secs", "3600"])
+        .args([
+            "load",
+            "--brokers",
+            &brokers,
+            "--topic",
+            &topic,
+            "--group",
+            &group,
+        ])
+        .args([
+            "--warehouse",
+            &wh.to_string_lossy(),
+            "--max-file-age-secs",
+            "3600",
+        ])
         .args(["--progress-secs", "1", "--log-format", "json"])
         .env("RUST_LOG", "info")
         .stderr(Stdio::piped())
