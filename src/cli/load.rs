@@ -76,7 +76,8 @@ pub(crate) struct Args {
     #[arg(long, default_value_t = 10_000)]
     batch_size: usize,
     /// Exit (after closing files and committing) once no event arrived for this many
-    /// seconds; for batch jobs. 0: run until SIGINT/SIGTERM.
+    /// seconds after the group assigned partitions; for batch jobs. 0: run until
+    /// SIGINT/SIGTERM.
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     exit_when_idle: u64,
     /// Fail at start if no broker answers (with the topic's metadata) within this time.
@@ -366,6 +367,13 @@ pub(crate) fn run(args: Args) -> CliResult {
                 loader.write()?;
                 loader.writer.roll_expired()?;
                 loader.commit_durable(&consumer)?;
+                // Idle time counts only once the group gave this member its partitions:
+                // joining (or waiting out a crashed predecessor's session) is not idleness.
+                if idle_limit.is_some()
+                    && consumer.assignment().map_or(true, |a| a.count() == 0)
+                {
+                    last_message = Instant::now();
+                }
                 if idle_limit.is_some_and(|l| last_message.elapsed() >= l) {
                     tracing::info!("no event for {} s, finishing", args.exit_when_idle);
                     break;
