@@ -369,9 +369,7 @@ pub(crate) fn run(args: Args) -> CliResult {
                 loader.commit_durable(&consumer)?;
                 // Idle time counts only once the group gave this member its partitions:
                 // joining (or waiting out a crashed predecessor's session) is not idleness.
-                if idle_limit.is_some()
-                    && consumer.assignment().map_or(true, |a| a.count() == 0)
-                {
+                if idle_limit.is_some() && !consumer.assignment().is_ok_and(|a| a.count() > 0) {
                     last_message = Instant::now();
                 }
                 if idle_limit.is_some_and(|l| last_message.elapsed() >= l) {
