@@ -27,7 +27,7 @@ pub(crate) const EXIT_INJECTED_CRASH: i32 = 86;
 
 /// Where a group without committed offsets starts reading.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub(crate) enum From {
+pub(crate) enum StartFrom {
     /// The oldest retained event (a loader's natural start).
     Earliest,
     /// Only events produced from now on.
@@ -60,8 +60,8 @@ pub(crate) struct Args {
     )]
     warehouse: PathBuf,
     /// Where to start when the group has no committed offset.
-    #[arg(long, value_enum, default_value_t = From::Earliest)]
-    from: From,
+    #[arg(long, value_enum, default_value_t = StartFrom::Earliest)]
+    from: StartFrom,
     /// Any librdkafka consumer setting (`security.protocol`, `sasl.*`, ...), repeatable.
     #[arg(short = 'X', value_name = "KEY=VALUE")]
     options: Vec<String>,
@@ -250,8 +250,8 @@ fn client_config(args: &Args) -> Result<ClientConfig, String> {
         .set(
             "auto.offset.reset",
             match args.from {
-                From::Earliest => "earliest",
-                From::Latest => "latest",
+                StartFrom::Earliest => "earliest",
+                StartFrom::Latest => "latest",
             },
         )
         // Offsets are committed by hand, only for durable events.

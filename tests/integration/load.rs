@@ -55,7 +55,7 @@ fn run(args: &[&str]) -> Output {
 }
 
 fn load(brokers: &str, topic: &str, group: &str, warehouse: &Path, extra: &[&str]) -> Output {
-    let wh = warehouse.to_string_lossy();
+    let wh = warehouse.to_string_lossy().into_owned();
     let mut args = vec![
         "load",
         "--brokers",
@@ -65,7 +65,7 @@ fn load(brokers: &str, topic: &str, group: &str, warehouse: &Path, extra: &[&str
         "--group",
         group,
         "--warehouse",
-        &wh,
+        wh.as_str(),
         "--exit-when-idle",
         "5",
     ];
@@ -383,7 +383,7 @@ async fn load_on_sigterm_closes_its_files_commits_and_exits_zero() {
         ])
         .args([
             "--warehouse",
-            &wh.to_string_lossy(),
+            wh.to_str().expect("utf-8 temp path"),
             "--max-file-age-secs",
             "3600",
         ])
