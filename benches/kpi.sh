@@ -63,7 +63,7 @@ declare -A best
 echo "==> load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 for size in $SIZES; do
   wh=$DATA/wh$size
-  events=$("$PY" -c "import duckdb; print(duckdb.sql(\"select count(*) from read_parquet('$wh/dt=*/*.parquet')\").fetchone()[0])")
+  events=$("$PY" -c "import duckdb; print(duckdb.connect().execute(\"select count(*) from read_parquet('$wh/dt=*/*.parquet')\").fetchone()[0])")
   for run in $(seq "$RUNS"); do
     a=$(secs "$ACTIONLOG_BIN" kpi --warehouse "$wh" --from "$FROM" --to "$TO" \
           --employees "$DATA/wh$size-employees.csv" --exclude-user svc-metadata-sync \
