@@ -9,6 +9,8 @@ mod decode;
 mod demo;
 mod generate;
 mod kpi;
+#[cfg(feature = "kafka")]
+mod load;
 mod serve;
 #[cfg(feature = "kafka")]
 mod tail;
@@ -47,6 +49,9 @@ enum Command {
     /// Consume a Kafka topic of UserAction events and print them as JSON lines.
     #[cfg(feature = "kafka")]
     Tail(tail::Args),
+    /// Load a Kafka topic of UserAction events into the warehouse (consumer group, at least once).
+    #[cfg(feature = "kafka")]
+    Load(load::Args),
     /// Generate realistic, deterministic Amundsen traffic into the embedded warehouse.
     Generate(generate::Args),
     /// Compute every KPI over the embedded warehouse (table, JSON, CSV or HTML report).
@@ -76,6 +81,8 @@ pub fn main() -> ExitCode {
         Command::Serve(a) => serve::run(a),
         #[cfg(feature = "kafka")]
         Command::Tail(a) => tail::run(a),
+        #[cfg(feature = "kafka")]
+        Command::Load(a) => load::run(a),
         Command::Generate(a) => generate::run(a),
         Command::Kpi(a) => kpi::run(a),
     };

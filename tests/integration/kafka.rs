@@ -24,7 +24,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message, OwnedMessage};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
-fn brokers() -> String {
+pub(crate) fn brokers() -> String {
     std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| {
         panic!("KAFKA_BROKERS is not set: run scripts/test.sh (it starts a Tansu broker) or point it at a Kafka cluster")
     })
@@ -41,7 +41,7 @@ fn tansu_bin() -> PathBuf {
     PathBuf::from(p)
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -96,7 +96,7 @@ impl Drop for Tansu {
     }
 }
 
-fn unique_topic(prefix: &str) -> String {
+pub(crate) fn unique_topic(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -104,7 +104,7 @@ fn unique_topic(prefix: &str) -> String {
     format!("{prefix}-{}-{nanos}", std::process::id())
 }
 
-async fn create_topic(brokers: &str, topic: &str, partitions: i32) {
+pub(crate) async fn create_topic(brokers: &str, topic: &str, partitions: i32) {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .create()
@@ -170,7 +170,7 @@ fn seq_of(a: &UserAction) -> usize {
     kw["seq"].as_u64().expect("seq") as usize
 }
 
-fn config(brokers: &str, topic: &str) -> KafkaSinkConfig {
+pub(crate) fn config(brokers: &str, topic: &str) -> KafkaSinkConfig {
     KafkaSinkConfig::new(brokers).with_topic(topic)
 }
 

@@ -20,6 +20,8 @@ mod fuzz_regressions;
 #[cfg(feature = "kafka")]
 mod kafka;
 mod kpi;
+#[cfg(feature = "kafka")]
+mod load;
 mod tracing_compat;
 mod ui;
 mod wire_compat;
