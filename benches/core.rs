@@ -166,7 +166,9 @@ fn conversion(c: &mut Criterion) {
     g.bench_function("encode_only", |b| {
         b.iter(|| {
             buf.clear();
-            black_box(&action).encode_length_delimited(&mut buf).unwrap();
+            black_box(&action)
+                .encode_length_delimited(&mut buf)
+                .unwrap();
             buf.len()
         })
     });

@@ -32,7 +32,8 @@ cleanup() {
 trap cleanup EXIT
 
 say "building (release): actionlog, examples, criterion bench"
-cargo build --release --quiet --bin actionlog --example otlp_load --example kafka_bare --example exporter_burst
+# The bench profile (release settings) for everything, so the lib is built once for all.
+cargo build --profile bench --quiet --bin actionlog --example otlp_load --example kafka_bare --example exporter_burst
 cargo bench --bench core --no-run --quiet 2>/dev/null
 
 # ---- figures 1 and 3: criterion ---------------------------------------------------------

@@ -12,6 +12,8 @@
 //!
 //! The last line is JSON, for `benches/run.sh`.
 
+// The whole module is shared with `otlp_load`, which also sends whole requests.
+#[allow(dead_code)]
 #[path = "common/load_spans.rs"]
 mod load_spans;
 
@@ -25,12 +27,12 @@ use actionlog::sink::kafka::{
     encode_value, traceparent,
 };
 use clap::Parser;
-use rdkafka::{ClientConfig, ClientContext};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::{ClientConfig, ClientContext};
 
 #[derive(Debug, Parser)]
 struct Args {

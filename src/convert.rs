@@ -594,11 +594,7 @@ fn error_text<A: AttrLike>(
     text
 }
 
-fn scalar_text<'r, A: AttrLike>(
-    v: A,
-    k: &'static str,
-    w: &mut Vec<ConvertWarning>,
-) -> Text<'r, A> {
+fn scalar_text<'r, A: AttrLike>(v: A, k: &'static str, w: &mut Vec<ConvertWarning>) -> Text<'r, A> {
     if v.as_str().is_some() {
         Text::Attr(v)
     } else {
@@ -646,9 +642,7 @@ fn is_json(s: &str) -> bool {
     match b {
         b"null" | b"true" | b"false" | b"[]" | b"{}" => true,
         // Plain non-negative integers without a leading zero.
-        [b'1'..=b'9', rest @ ..] if rest.len() < 19 && rest.iter().all(u8::is_ascii_digit) => {
-            true
-        }
+        [b'1'..=b'9', rest @ ..] if rest.len() < 19 && rest.iter().all(u8::is_ascii_digit) => true,
         b"0" => true,
         _ => serde_json::from_str::<serde::de::IgnoredAny>(s).is_ok(),
     }
@@ -861,7 +855,8 @@ impl SpanView for SpanData {
     }
 
     fn trace_id_hex(&self) -> Result<HexId, ConvertError> {
-        hex_id_buf(&self.span_context.trace_id().to_bytes(), 16).map_err(ConvertError::InvalidTraceId)
+        hex_id_buf(&self.span_context.trace_id().to_bytes(), 16)
+            .map_err(ConvertError::InvalidTraceId)
     }
 
     fn span_id_hex(&self) -> Result<HexId, ConvertError> {
@@ -1527,8 +1522,8 @@ mod properties {
     use opentelemetry::trace::{SpanContext, SpanId, SpanKind, TraceFlags, TraceId, TraceState};
     use opentelemetry_proto::tonic::common::v1::{ArrayValue, KeyValue as OtlpKv};
     use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
-    use prost::Message;
     use proptest::prelude::*;
+    use prost::Message;
 
     use super::*;
 

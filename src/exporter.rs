@@ -191,10 +191,9 @@ impl<I> UserActionExporter<I> {
     async fn write_actions(&self, actions: Vec<UserAction>) -> OTelSdkResult {
         let n = actions.len() as u64;
         let result = self
-            .on_sink_runtime(
-                self.timeout,
-                move |sink| async move { sink.write(&actions).await },
-            )
+            .on_sink_runtime(self.timeout, move |sink| async move {
+                sink.write(&actions).await
+            })
             .await;
         self.count_written(n, result)
     }

@@ -166,7 +166,8 @@ impl Sink for NullSink {
     }
 
     async fn write_encoded(&self, batch: &EncodedBatch) -> Result<(), SinkError> {
-        self.actions.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        self.actions
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
         Ok(())
     }
 }
