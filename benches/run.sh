@@ -6,11 +6,13 @@
 #
 # Usage: benches/run.sh [PART...]     PART: core python bridge latency kafka memory kpi
 #                                     (default: all of them, about 10 minutes after the builds)
+#        PY_CALLS=N: calls per timing round of the Python decorator (default 200000).
 #
 # Needs: python3; for `kafka`, the Tansu broker of scripts/kafka-broker.sh (TANSU_BIN or the
 # test venv); for `python`, network access once to install amundsen-frontend into
 # target/bench-pyenv. Set CARGO_TARGET_DIR as for any cargo command; results also land in
-# $TARGET/bench-results/*.json.
+# $TARGET/bench-results/*.json. Extra cargo arguments for every build go in BENCH_CARGO_ARGS
+# (e.g. `--config FILE` with profile overrides).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -18,6 +20,7 @@ TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 REL="$TARGET/release"
 OUT="$TARGET/bench-results"
 mkdir -p "$OUT"
+ARGS="${BENCH_CARGO_ARGS:-}"
 PARTS="${*:-core python bridge latency kafka memory kpi}"
 want() { [[ " $PARTS " == *" $1 "* ]]; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
@@ -33,13 +36,16 @@ trap cleanup EXIT
 
 say "building (release): actionlog, examples, criterion bench"
 # The bench profile (release settings) for everything, so the lib is built once for all.
-cargo build --profile bench --quiet --bin actionlog --example otlp_load --example kafka_bare --example exporter_burst
-cargo bench --bench core --no-run --quiet 2>/dev/null
+# shellcheck disable=SC2086
+cargo build $ARGS --profile bench --quiet --bin actionlog --example otlp_load --example kafka_bare --example exporter_burst
+# shellcheck disable=SC2086
+cargo bench $ARGS --bench core --no-run --quiet 2>/dev/null
 
 # ---- figures 1 and 3: criterion ---------------------------------------------------------
 if want core; then
   say "figures 1 and 3: criterion (benches/core.rs)"
-  cargo bench --bench core --quiet -- --warm-up-time 2 --measurement-time 8 2>&1 \
+  # shellcheck disable=SC2086
+  cargo bench $ARGS --bench core --quiet -- --warm-up-time 2 --measurement-time 8 2>&1 \
     | grep -E "^(call|span)/|time:" || true
   echo "{\"load\": \"$(load)\"}" > "$OUT/core.json"
 fi
@@ -56,7 +62,7 @@ if want python; then
     "$BENCH_VENV/bin/pip" install --quiet --disable-pip-version-check "flask==2.2.5" "werkzeug==3.0.1" "setuptools<81"
   fi
   say "figure 2: Amundsen's action_logging decorator (Python)"
-  "$BENCH_VENV/bin/python" benches/python/amundsen_decorator.py 200000 2>/dev/null | tee "$OUT/python.json"
+  "$BENCH_VENV/bin/python" benches/python/amundsen_decorator.py "${PY_CALLS:-200000}" 2>/dev/null | tee "$OUT/python.json"
 fi
 
 # ---- the bridge: start it, load it, measure ---------------------------------------------
