@@ -1,46 +1,201 @@
 #!/usr/bin/env bash
-# Reproduces the benchmark figures of docs/benchmarks.md and prints each ratio next to its
+# Reproduces every benchmark figure of docs/benchmarks.md and prints each ratio next to its
 # target. Each comparison is measured in the same run as its reference: this machine is
-# shared and noisy, so ratios hold where absolute times drift.
+# shared and noisy, so ratios hold where absolute times drift. The load average is printed
+# with every part.
 #
-# Usage: benches/run.sh            (about 3 minutes after the release build)
+# Usage: benches/run.sh [PART...]     PART: core python bridge latency kafka memory kpi
+#                                     (default: all of them, about 10 minutes after the builds)
+#        PY_CALLS=N: calls per timing round of the Python decorator (default 200000).
+#
+# Needs: python3; for `kafka`, the Tansu broker of scripts/kafka-broker.sh (TANSU_BIN or the
+# test venv); for `python`, network access once to install amundsen-frontend into
+# target/bench-pyenv. Set CARGO_TARGET_DIR as for any cargo command; results also land in
+# $TARGET/bench-results/*.json. Extra cargo arguments for every build go in BENCH_CARGO_ARGS
+# (e.g. `--config FILE` with profile overrides).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+REL="$TARGET/release"
+OUT="$TARGET/bench-results"
+mkdir -p "$OUT"
+ARGS="${BENCH_CARGO_ARGS:-}"
+PARTS="${*:-core python bridge latency kafka memory kpi}"
+want() { [[ " $PARTS " == *" $1 "* ]]; }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+say() { echo; echo "==> $* (load average $(load))"; }
 
-# Amundsen's real decorator needs its wheel plus Flask; a separate venv keeps the test venv lean.
-BENCH_VENV="$ROOT/target/bench-pyenv"
-if [ ! -x "$BENCH_VENV/bin/python" ]; then
-  echo "==> installing amundsen-frontend 4.3.0 (no deps) + Flask into $BENCH_VENV"
-  python3 -m venv "$BENCH_VENV"
-  "$BENCH_VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps "amundsen-frontend==4.3.0"
-  "$BENCH_VENV/bin/pip" install --quiet --disable-pip-version-check "flask==2.2.5" "werkzeug==3.0.1" "setuptools<81"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [ -n "${KAFKA_DIR:-}" ]; then scripts/kafka-broker.sh stop "$KAFKA_DIR" >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
+
+say "building (release): actionlog, examples, criterion bench"
+# The bench profile (release settings) for everything, so the lib is built once for all.
+# shellcheck disable=SC2086
+cargo build $ARGS --profile bench --quiet --bin actionlog --example otlp_load --example kafka_bare --example exporter_burst
+# shellcheck disable=SC2086
+cargo bench $ARGS --bench core --no-run --quiet 2>/dev/null
+
+# ---- figures 1 and 3: criterion ---------------------------------------------------------
+if want core; then
+  say "figures 1 and 3: criterion (benches/core.rs)"
+  # shellcheck disable=SC2086
+  cargo bench $ARGS --bench core --quiet -- --warm-up-time 2 --measurement-time 8 2>&1 \
+    | grep -E "^(call|span)/|time:" || true
+  echo "{\"load\": \"$(load)\"}" > "$OUT/core.json"
 fi
 
-echo "==> criterion: benches/core.rs"
-cargo bench --bench core -- --warm-up-time 2 --measurement-time 8 2>&1 | grep -E "^(call|span)/|time:" || true
+# ---- figure 2: Amundsen's decorator -----------------------------------------------------
+if want python; then
+  # Amundsen's real decorator needs its wheel plus Flask; a separate venv keeps the test
+  # venv lean.
+  BENCH_VENV="$TARGET/bench-pyenv"
+  if [ ! -x "$BENCH_VENV/bin/python" ]; then
+    echo "installing amundsen-frontend 4.3.0 (no deps) + Flask into $BENCH_VENV"
+    python3 -m venv "$BENCH_VENV"
+    "$BENCH_VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps "amundsen-frontend==4.3.0"
+    "$BENCH_VENV/bin/pip" install --quiet --disable-pip-version-check "flask==2.2.5" "werkzeug==3.0.1" "setuptools<81"
+  fi
+  say "figure 2: Amundsen's action_logging decorator (Python)"
+  "$BENCH_VENV/bin/python" benches/python/amundsen_decorator.py "${PY_CALLS:-200000}" 2>/dev/null | tee "$OUT/python.json"
+fi
 
-echo "==> Python: Amundsen's action_logging decorator"
-PY_JSON=$("$BENCH_VENV/bin/python" benches/python/amundsen_decorator.py 200000 2>/dev/null)
-echo "$PY_JSON"
+# ---- the bridge: start it, load it, measure ---------------------------------------------
+start_bridge() { # args: extra serve args...; sets BRIDGE_PID, GRPC
+  local gp hp
+  gp=$(free_port); hp=$(free_port)
+  GRPC="http://127.0.0.1:$gp"
+  "$REL/actionlog" serve --grpc-addr "127.0.0.1:$gp" --http-addr "127.0.0.1:$hp" "$@" \
+    >"$OUT/serve.log" 2>&1 &
+  BRIDGE_PID=$!
+  PIDS+=("$BRIDGE_PID")
+  for _ in $(seq 100); do
+    curl -fs "http://127.0.0.1:$hp/readyz" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "bridge did not become ready; log:" >&2
+  cat "$OUT/serve.log" >&2
+  return 1
+}
+stop_bridge() { # prints the bridge's peak RSS in MiB
+  local hwm
+  hwm=$(awk '/VmHWM/ {print $2}' "/proc/$BRIDGE_PID/status")
+  kill -TERM "$BRIDGE_PID"
+  wait "$BRIDGE_PID" 2>/dev/null || true
+  echo $((hwm / 1024))
+}
 
-python3 - "$PY_JSON" <<'PY'
-import json, sys, pathlib
-crit = pathlib.Path("target/criterion")
+if want bridge || want latency; then
+  say "figure 4: actionlog serve, OTLP/gRPC (batches of 512, 4 in flight) -> file sink"
+  FILE_OUT=$(mktemp -d)
+  start_bridge --file "$FILE_OUT/load.pb"
+  "$REL/examples/otlp_load" --endpoint "$GRPC" --requests 200 --batch 512 --concurrency 4 >/dev/null # warm-up
+  "$REL/examples/otlp_load" --endpoint "$GRPC" --requests 2000 --batch 512 --concurrency 4 | tee "$OUT/bridge.txt"
+  tail -1 "$OUT/bridge.txt" > "$OUT/bridge.json"
+  if want latency; then
+    MAX=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["spans_per_s"])' "$OUT/bridge.json")
+    RATE=$(python3 -c "print(round($MAX / 2 / 512, 2))")
+    N=$(python3 -c "print(max(200, int($RATE * 15)))")
+    say "p99 request latency at half the maximum rate ($RATE requests/s of 512 spans, $N requests)"
+    "$REL/examples/otlp_load" --endpoint "$GRPC" --requests "$N" --batch 512 --concurrency 8 --rate "$RATE" | tee "$OUT/latency.txt"
+    tail -1 "$OUT/latency.txt" > "$OUT/latency.json"
+  fi
+  RSS=$(stop_bridge)
+  echo "bridge peak RSS (VmHWM): $RSS MiB"
+  echo "{\"rss_mib\": $RSS, \"load\": \"$(load)\"}" > "$OUT/bridge_rss.json"
+  rm -rf "$FILE_OUT"
+fi
+
+# ---- figure 5: bridge -> Kafka against a bare producer ----------------------------------
+if want kafka; then
+  KAFKA_DIR=${KAFKA_DIR:-$(mktemp -d)}
+  export TANSU_BIN="${TANSU_BIN:-$(scripts/kafka-broker.sh path)}"
+  BROKERS=$(scripts/kafka-broker.sh start "$KAFKA_DIR")
+  REQS=${KAFKA_REQUESTS:-600}
+  EVENTS=$((REQS * 512))
+  CONF=$(mktemp)
+  cat > "$CONF" <<EOF
+[[sinks]]
+type = "kafka"
+brokers = "$BROKERS"
+topic = "bench-bridge"
+EOF
+  # The sink does not create topics: make it (3 partitions) the way the reference does.
+  "$REL/examples/kafka_bare" --brokers "$BROKERS" --topic bench-bridge --events 1 >/dev/null
+  say "figure 5: actionlog serve -> Kafka (Tansu at $BROKERS), $EVENTS spans, 16 requests in flight"
+  start_bridge --config "$CONF"
+  "$REL/examples/otlp_load" --endpoint "$GRPC" --requests 40 --batch 512 --concurrency 4 >/dev/null # warm-up, topic creation
+  "$REL/examples/otlp_load" --endpoint "$GRPC" --requests "$REQS" --batch 512 --concurrency 16 | tee "$OUT/kafka_bridge.txt"
+  tail -1 "$OUT/kafka_bridge.txt" > "$OUT/kafka_bridge.json"
+  stop_bridge >/dev/null
+  say "figure 5 reference: bare librdkafka producer, same records, same broker"
+  "$REL/examples/kafka_bare" --brokers "$BROKERS" --topic bench-bare --events "$EVENTS" | tee "$OUT/kafka_bare.txt"
+  tail -1 "$OUT/kafka_bare.txt" > "$OUT/kafka_bare.json"
+  scripts/kafka-broker.sh stop "$KAFKA_DIR" >/dev/null 2>&1 || true
+  KAFKA_DIR=
+  rm -f "$CONF"
+fi
+
+# ---- exporter memory under a burst ------------------------------------------------------
+if want memory; then
+  say "exporter memory under a burst of 1M actions (SDK batch processor defaults, null sink)"
+  "$REL/examples/exporter_burst" --actions 1000000 | tee "$OUT/memory.txt"
+  tail -1 "$OUT/memory.txt" > "$OUT/memory.json"
+fi
+
+# ---- figures 6 and 7: KPI timings (their own script) -------------------------------------
+if want kpi; then
+  if [ -x benches/kpi.sh ]; then
+    say "figures 6 and 7: benches/kpi.sh"
+    benches/kpi.sh
+  else
+    say "figures 6 and 7: benches/kpi.sh is not there yet; skipped"
+  fi
+fi
+
+# ---- the table ----------------------------------------------------------------------------
+echo
+echo "==> summary (load average now $(load))"
+python3 - "$TARGET" "$PARTS" <<'PY'
+import json, pathlib, sys
+target = pathlib.Path(sys.argv[1]); parts = sys.argv[2].split()
+out = target / "bench-results"; crit = target / "criterion"
+def j(name):
+    p = out / name
+    return json.loads(p.read_text()) if p.exists() else None
 def mean(group, name):
-    est = json.loads((crit / group / name / "new" / "estimates.json").read_text())
-    return est["mean"]["point_estimate"]
-py = json.loads(sys.argv[1])["ns_per_call"]
-dec = mean("call", "decorated_call")
-floor = mean("call", "bare_otel_span")
-conv = mean("span", "convert_and_encode")
-enc = mean("span", "encode_only")
-rows = [
-    ("1 decorated call / bare OTel span", dec / floor, "<= 1.5", dec / floor <= 1.5, f"{dec:.0f} ns vs {floor:.0f} ns"),
-    ("2 Amundsen decorator / decorated call", py / dec, ">= 20", py / dec >= 20, f"{py:.0f} ns vs {dec:.0f} ns"),
-    ("3 convert+encode / encode", conv / enc, "<= 2.0", conv / enc <= 2.0, f"{conv:.0f} ns vs {enc:.0f} ns"),
-]
-print(f"\n{'figure':<40} {'ratio':>8} {'target':>8}  {'met':<4} detail")
-for name, ratio, target, ok, detail in rows:
-    print(f"{name:<40} {ratio:>8.2f} {target:>8}  {'yes' if ok else 'NO':<4} {detail}")
+    p = crit / group / name / "new" / "estimates.json"
+    return json.loads(p.read_text())["mean"]["point_estimate"] if p.exists() else None
+rows = []
+dec, floor = mean("call", "decorated_call"), mean("call", "bare_otel_span")
+conv, enc = mean("span", "convert_and_encode"), mean("span", "encode_only")
+py = j("python.json")
+if "core" in parts and dec and floor:
+    rows.append(("1 decorated call / bare OTel span", dec / floor, "<= 1.5", dec / floor <= 1.5, f"{dec:.0f} ns vs {floor:.0f} ns"))
+if "python" in parts and py and dec:
+    rows.append(("2 Amundsen decorator / decorated call", py["ns_per_call"] / dec, ">= 20", py["ns_per_call"] / dec >= 20, f"{py['ns_per_call']:.0f} ns vs {dec:.0f} ns"))
+if "core" in parts and conv and enc:
+    rows.append(("3 convert+encode / encode", conv / enc, "<= 2.0", conv / enc <= 2.0, f"{conv:.0f} ns vs {enc:.0f} ns"))
+b, rss = j("bridge.json"), j("bridge_rss.json")
+if ("bridge" in parts or "latency" in parts) and b:
+    r = b["spans_per_s"] / 300_000
+    rows.append(("4 bridge -> file, spans/s / 300k", r, ">= 1.0", r >= 1.0, f"{b['spans_per_s']:.0f} spans/s, peak RSS {rss['rss_mib'] if rss else '?'} MiB (<= 100)"))
+lat = j("latency.json")
+if "latency" in parts and lat:
+    rows.append(("  p99 latency at half max rate (ms)", lat["p99_ms"], "report", True, f"{lat['rate']} req/s x 512 spans, p50 {lat['p50_ms']:.1f} ms, achieved {lat['spans_per_s']:.0f} spans/s"))
+kb, kr = j("kafka_bridge.json"), j("kafka_bare.json")
+if "kafka" in parts and kb and kr:
+    r = kb["spans_per_s"] / kr["per_s"]
+    rows.append(("5 bridge -> Kafka / bare producer", r, ">= 0.8", r >= 0.8, f"{kb['spans_per_s']:.0f} vs {kr['per_s']:.0f} records/s ({kr['value_bytes']} B values)"))
+m = j("memory.json")
+if "memory" in parts and m:
+    rows.append(("  exporter burst: RSS growth after 1st sample (MiB)", m["growth_after_first_sample_mib"], "~0", m["growth_after_first_sample_mib"] < 5, f"peak {m['rss_peak_mib']} MiB, exported {m['exported']}, dropped {m['dropped']} of {m['actions']}"))
+print(f"{'figure':<52} {'value':>9} {'target':>8}  {'met':<4} detail")
+for name, v, target_, ok, detail in rows:
+    print(f"{name:<52} {v:>9.2f} {target_:>8}  {'yes' if ok else 'NO':<4} {detail}")
 PY

@@ -1,6 +1,6 @@
-//! Load generator for `actionlog serve`: sends batches of action spans over OTLP/gRPC as fast
-//! as the bridge acknowledges them, and reports how many spans per second were converted
-//! and accepted by the sinks (a request is acknowledged only after the sinks accepted it).
+//! Load generator for `actionlog serve`: sends batches of action spans over OTLP/gRPC and
+//! reports how many spans per second were converted and accepted by the sinks (a request is
+//! acknowledged only after the sinks accepted it), and the request latencies.
 //!
 //! ```text
 //! cargo build --release --bin actionlog --example otlp_load
@@ -10,72 +10,19 @@
 //! ```
 //!
 //! Arguments (all optional): `--endpoint URL`, `--requests N` (total), `--batch N` (spans per
-//! request), `--concurrency N` (requests in flight).
+//! request), `--concurrency N` (requests in flight), `--rate R` (requests per second in
+//! total, on a fixed schedule; without it, as fast as the bridge answers). With `--rate`,
+//! a request's latency counts from the time it was due, so a stalled bridge shows up in the
+//! percentiles instead of silently slowing the schedule down.
+//!
+//! The last line is JSON, for `benches/run.sh`.
 
-use std::time::Instant;
+#[path = "common/load_spans.rs"]
+mod load_spans;
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use std::time::{Duration, Instant};
+
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
-
-fn kv(k: &str, v: String) -> KeyValue {
-    KeyValue {
-        key: k.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(v)),
-        }),
-        ..Default::default()
-    }
-}
-
-/// One request of `batch` realistic action spans (ids made unique by `seq`).
-fn make_request(seq: u64, batch: u64) -> ExportTraceServiceRequest {
-    let spans = (0..batch)
-        .map(|i| {
-            let n = seq * batch + i + 1;
-            let mut trace_id = [7u8; 16];
-            trace_id[..8].copy_from_slice(&n.to_be_bytes());
-            let start = 1_700_000_000_000_000_000 + n * 1_000;
-            Span {
-                trace_id: trace_id.to_vec(),
-                span_id: n.to_be_bytes().to_vec(),
-                name: "_get_table_metadata".into(),
-                start_time_unix_nano: start,
-                end_time_unix_nano: start + 3_000_000,
-                attributes: vec![
-                    kv("action_log.command", "_get_table_metadata".into()),
-                    kv("enduser.id", format!("user{}@example.com", n % 97)),
-                    kv("action_log.pos_args_json", "[]".into()),
-                    kv(
-                        "action_log.keyword_args_json",
-                        format!(
-                            r#"{{"table_key":"hive://gold.core/table_{}","index":{},"source":"search_results"}}"#,
-                            n % 1000,
-                            n % 10
-                        ),
-                    ),
-                    kv("action_log.output", r#"{"status":"ok"}"#.into()),
-                ],
-                ..Default::default()
-            }
-        })
-        .collect();
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![kv("host.name", "load-host".into())],
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-}
 
 fn arg(args: &[String], name: &str, default: &str) -> String {
     args.iter()
@@ -84,13 +31,22 @@ fn arg(args: &[String], name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_owned())
 }
 
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let endpoint = arg(&args, "--endpoint", "http://127.0.0.1:4317");
     let requests: u64 = arg(&args, "--requests", "1000").parse()?;
     let batch: u64 = arg(&args, "--batch", "512").parse()?;
-    let concurrency: u64 = arg(&args, "--concurrency", "4").parse()?;
+    let concurrency: u64 = arg(&args, "--concurrency", "4").parse::<u64>()?.max(1);
+    let rate: f64 = arg(&args, "--rate", "0").parse()?;
 
     // Requests are built before the clock starts: the figure is the bridge's, not ours.
     let per_worker = requests / concurrency;
@@ -98,19 +54,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for w in 0..concurrency {
         prepared.push(
             (0..per_worker)
-                .map(|r| make_request(w * per_worker + r, batch))
+                .map(|r| load_spans::request(w * per_worker + r, batch))
                 .collect::<Vec<_>>(),
         );
     }
     let client = TraceServiceClient::connect(endpoint.clone()).await?;
     let started = Instant::now();
+    let start_at = tokio::time::Instant::now();
     let mut tasks = Vec::new();
-    for reqs in prepared {
+    for (w, reqs) in prepared.into_iter().enumerate() {
         let mut client = client.clone();
         tasks.push(tokio::spawn(async move {
             let mut ok = 0u64;
-            for r in reqs {
+            let mut latencies = Vec::with_capacity(reqs.len());
+            for (i, r) in reqs.into_iter().enumerate() {
+                let due = if rate > 0.0 {
+                    // Request k of the whole run is due at k / rate; workers interleave.
+                    let k = i as u64 * concurrency + w as u64;
+                    let due = start_at + Duration::from_secs_f64(k as f64 / rate);
+                    tokio::time::sleep_until(due).await;
+                    due
+                } else {
+                    tokio::time::Instant::now()
+                };
                 let resp = client.export(r).await?.into_inner();
+                latencies.push(due.elapsed());
                 if let Some(p) = resp.partial_success
                     && p.rejected_spans > 0
                 {
@@ -118,18 +86,36 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
                 ok += batch;
             }
-            Ok::<u64, tonic::Status>(ok)
+            Ok::<(u64, Vec<Duration>), tonic::Status>((ok, latencies))
         }));
     }
     let mut total = 0;
+    let mut latencies = Vec::new();
     for t in tasks {
-        total += t.await??;
+        let (n, l) = t.await??;
+        total += n;
+        latencies.extend(l);
     }
     let secs = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let (p50, p99, max) = (
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.99),
+        percentile(&latencies, 1.0),
+    );
+    let spans_per_s = total as f64 / secs;
     println!(
-        "{total} action spans in {secs:.2} s over OTLP/gRPC to {endpoint}: {:.0} spans/s \
-         (batch {batch}, concurrency {concurrency})",
-        total as f64 / secs
+        "{total} action spans in {secs:.2} s over OTLP/gRPC to {endpoint}: {spans_per_s:.0} spans/s \
+         (batch {batch}, concurrency {concurrency}{}); request latency p50 {p50:.1} ms, \
+         p99 {p99:.1} ms, max {max:.1} ms",
+        if rate > 0.0 {
+            format!(", scheduled {rate:.1} requests/s")
+        } else {
+            String::new()
+        }
+    );
+    println!(
+        r#"{{"spans":{total},"secs":{secs:.4},"spans_per_s":{spans_per_s:.1},"batch":{batch},"concurrency":{concurrency},"rate":{rate},"p50_ms":{p50:.3},"p99_ms":{p99:.3},"max_ms":{max:.3}}}"#
     );
     Ok(())
 }

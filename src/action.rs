@@ -26,9 +26,10 @@ use std::fmt::Display;
 use std::sync::RwLock;
 use std::time::SystemTime;
 
-use opentelemetry::global::{BoxedSpan, BoxedTracer};
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
-use opentelemetry::{Context, InstrumentationScope, KeyValue};
+use opentelemetry::global::BoxedTracer;
+use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt};
+use opentelemetry::{Context, InstrumentationScope, KeyValue, StringValue, Value};
+use opentelemetry_sdk::trace::SdkTracer;
 use serde::Serialize;
 
 use crate::convention as key;
@@ -36,7 +37,9 @@ use crate::hooks::{self, Phase};
 use crate::proto::{LongString, UserAction};
 use crate::user;
 
-static TRACER: RwLock<Option<BoxedTracer>> = RwLock::new(None);
+// The SDK tracer itself rather than a `BoxedTracer`: a boxed tracer hands out boxed spans,
+// which the context then boxes again; an SDK span is boxed once.
+static TRACER: RwLock<Option<SdkTracer>> = RwLock::new(None);
 
 thread_local! {
     static SIMULATED: std::cell::Cell<Option<(SystemTime, std::time::Duration)>> =
@@ -84,7 +87,7 @@ fn scope() -> InstrumentationScope {
 pub fn set_tracer_provider(provider: &opentelemetry_sdk::trace::SdkTracerProvider) {
     use opentelemetry::trace::TracerProvider as _;
     let tracer = provider.tracer_with_scope(scope());
-    *TRACER.write().unwrap_or_else(|p| p.into_inner()) = Some(BoxedTracer::new(Box::new(tracer)));
+    *TRACER.write().unwrap_or_else(|p| p.into_inner()) = Some(tracer);
 }
 
 /// Goes back to OpenTelemetry's global tracer provider.
@@ -92,11 +95,14 @@ pub fn reset_tracer_provider() {
     *TRACER.write().unwrap_or_else(|p| p.into_inner()) = None;
 }
 
-fn start_span(builder: impl FnOnce(&BoxedTracer) -> BoxedSpan) -> BoxedSpan {
+/// Starts `builder` as a child of `parent` with the configured tracer (or the global one)
+/// and returns the context holding the new span.
+fn start_span(builder: SpanBuilder, parent: &Context) -> Context {
     if let Some(t) = TRACER.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
-        return builder(t);
+        return parent.with_span(builder.start_with_context(t, parent));
     }
-    builder(&opentelemetry::global::tracer_with_scope(scope()))
+    let global: BoxedTracer = opentelemetry::global::tracer_with_scope(scope());
+    parent.with_span(builder.start_with_context(&global, parent))
 }
 
 /// Builds a JSON object of keyword arguments, one argument at a time.
@@ -156,7 +162,7 @@ pub fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
 #[must_use = "an ActionLog does nothing until `start` is called"]
 pub struct ActionLog {
     command: Cow<'static, str>,
-    user: Option<String>,
+    user: Option<StringValue>,
     kwargs: Option<KwArgs>,
     kwargs_json: Option<String>,
     pos_args_json: Option<String>,
@@ -178,15 +184,22 @@ impl ActionLog {
 
     /// Sets the user explicitly (skips the resolver chain of [`crate::user`]).
     pub fn user(mut self, user: impl Into<String>) -> Self {
-        self.user = Some(user.into());
+        self.user = Some(StringValue::from(user.into()));
         self
     }
 
     /// Sets the user if `Some`; with `None` the resolver chain applies.
     pub fn user_opt(mut self, user: Option<String>) -> Self {
-        if user.is_some() {
-            self.user = user;
+        if let Some(u) = user {
+            self.user = Some(StringValue::from(u));
         }
+        self
+    }
+
+    /// Sets the user to a string that lives for the whole program (a literal), without
+    /// copying it.
+    pub fn user_static(mut self, user: &'static str) -> Self {
+        self.user = Some(StringValue::from(user));
         self
     }
 
@@ -221,23 +234,25 @@ impl ActionLog {
     /// pre-execution callbacks.
     pub fn start(self) -> ActionSpan {
         let start = clock_start();
-        let user = self.user.or_else(user::current_user);
+        let user = self.user.or_else(user::current_user_value);
         let host = user::host_name();
-        let kwargs = self
-            .kwargs_json
-            .or_else(|| self.kwargs.map(KwArgs::finish))
-            .unwrap_or_else(|| "{}".to_owned());
-        let pos = self.pos_args_json.unwrap_or_else(|| "[]".to_owned());
+        // Static texts for the empty cases: no allocation.
+        let kwargs: StringValue = match (self.kwargs_json, self.kwargs) {
+            (Some(json), _) => json.into(),
+            (None, Some(kw)) => kw.finish().into(),
+            (None, None) => "{}".into(),
+        };
+        let pos: StringValue = self.pos_args_json.map_or("[]".into(), StringValue::from);
 
         let pre_record = hooks::any_registered().then(|| UserAction {
             host_name: host.map(str::to_owned),
             start_epoch_ms: Some(epoch_ms(start)),
             end_epoch_ms: None,
-            pos_args_json: Some(LongString::new(pos.clone())),
-            keyword_args_json: Some(LongString::new(kwargs.clone())),
+            pos_args_json: Some(LongString::new(pos.as_str())),
+            keyword_args_json: Some(LongString::new(kwargs.as_str())),
             output: None,
             error: None,
-            user: user.clone(),
+            user: user.as_ref().map(|u| u.as_str().to_owned()),
             command: Some(self.command.to_string()),
             trace_id: None,
             span_id: None,
@@ -246,27 +261,23 @@ impl ActionLog {
         let mut attrs = Vec::with_capacity(7);
         attrs.push(KeyValue::new(key::COMMAND, self.command.clone()));
         if let Some(u) = user {
-            attrs.push(KeyValue::new(key::ENDUSER_ID, u));
+            attrs.push(KeyValue::new(key::ENDUSER_ID, Value::String(u)));
         }
         if let Some(h) = host {
             attrs.push(KeyValue::new(key::HOST_NAME, h));
         }
-        attrs.push(KeyValue::new(key::POS_ARGS_JSON, pos));
-        attrs.push(KeyValue::new(key::KEYWORD_ARGS_JSON, kwargs));
+        attrs.push(KeyValue::new(key::POS_ARGS_JSON, Value::String(pos)));
+        attrs.push(KeyValue::new(key::KEYWORD_ARGS_JSON, Value::String(kwargs)));
         if let Some(f) = self.function {
             attrs.push(KeyValue::new(key::CODE_FUNCTION_NAME, f));
         }
 
         let parent = Context::current();
-        let command = self.command;
-        let span = start_span(|t| {
-            t.span_builder(command)
-                .with_kind(SpanKind::Server)
-                .with_start_time(start)
-                .with_attributes(attrs)
-                .start_with_context(t, &parent)
-        });
-        let cx = parent.with_span(span);
+        let builder = SpanBuilder::from_name(self.command)
+            .with_kind(SpanKind::Server)
+            .with_start_time(start)
+            .with_attributes(attrs);
+        let cx = start_span(builder, &parent);
 
         if let Some(mut record) = pre_record {
             let sc = cx.span().span_context().clone();
@@ -352,8 +363,14 @@ impl ActionSpan {
         self.finished = true;
         let end = clock_end();
         let span = self.cx.span();
-        if let Some(out) = &self.output {
-            span.set_attribute(KeyValue::new(key::OUTPUT, out.clone()));
+        // The output is copied only when a post-execution callback needs it too.
+        let output = if self.record.is_some() {
+            self.output.clone()
+        } else {
+            self.output.take()
+        };
+        if let Some(out) = output {
+            span.set_attribute(KeyValue::new(key::OUTPUT, out));
         }
         if let Some((ty, msg)) = &self.error {
             span.set_attributes([

@@ -159,9 +159,9 @@ pub trait SpanView {
     /// `Some(description)` (possibly empty) when the span status is Error.
     fn error_status(&self) -> Option<&str>;
     /// The trace id as 32 lower-case hex digits.
-    fn trace_id_hex(&self) -> Result<String, ConvertError>;
+    fn trace_id_hex(&self) -> Result<HexId, ConvertError>;
     /// The span id as 16 lower-case hex digits.
-    fn span_id_hex(&self) -> Result<String, ConvertError>;
+    fn span_id_hex(&self) -> Result<HexId, ConvertError>;
 }
 
 /// Why a span that claims to be an action log cannot be converted.
@@ -311,10 +311,85 @@ impl<A> Found<A> {
 /// Pass a span by reference (`convert(&span, ..)`) to keep it, or by value to let
 /// conversion move its strings instead of copying them.
 pub fn convert<S: SpanView>(
-    mut span: S,
+    span: S,
     resource_host: Option<&str>,
     opts: &ConvertOptions,
 ) -> Result<Option<Converted>, ConvertError> {
+    Ok(convert_fields(span, resource_host, opts)?.map(Fields::into_converted))
+}
+
+/// Converts a span like [`convert`] and appends the encoded `UserAction` to `buf`,
+/// length-delimited (the framing of [`crate::codec`]), without building an owned
+/// `UserAction`: strings go from the span's attributes straight into the protobuf bytes.
+///
+/// The bytes are exactly those of `convert(..)?.action` encoded with prost (a property
+/// test holds the two together). Returns the warnings, or `Ok(None)` (nothing appended)
+/// for a span that is not an action log.
+pub fn convert_encoded<S: SpanView>(
+    span: S,
+    resource_host: Option<&str>,
+    opts: &ConvertOptions,
+    buf: &mut Vec<u8>,
+) -> Result<Option<Vec<ConvertWarning>>, ConvertError> {
+    let Some(fields) = convert_fields(span, resource_host, opts)? else {
+        return Ok(None);
+    };
+    fields.encode_length_delimited(buf);
+    Ok(Some(fields.warnings))
+}
+
+/// A converted text field: still the span's own attribute value (moved or borrowed, never
+/// copied), or text that conversion produced (cut, redacted, rendered from another type).
+enum Text<'r, A> {
+    /// A string attribute, unchanged.
+    Attr(A),
+    /// Borrowed from outside the span (the resource's host name).
+    Borrowed(&'r str),
+    /// Produced by conversion.
+    Owned(String),
+}
+
+impl<A: AttrLike> Text<'_, A> {
+    fn as_str(&self) -> &str {
+        match self {
+            // Only string attributes are kept as `Attr` (see `scalar_text`, `json_text`).
+            Text::Attr(a) => a.as_str().unwrap_or_default(),
+            Text::Borrowed(s) => s,
+            Text::Owned(s) => s,
+        }
+    }
+
+    fn into_string(self) -> String {
+        match self {
+            Text::Attr(a) => a.into_text(),
+            Text::Borrowed(s) => s.to_owned(),
+            Text::Owned(s) => s,
+        }
+    }
+}
+
+/// The converted fields of one action, before they become a `UserAction` or bytes.
+struct Fields<'r, A> {
+    host_name: Option<Text<'r, A>>,
+    start: Option<i64>,
+    end: Option<i64>,
+    pos_args_json: Option<Text<'r, A>>,
+    keyword_args_json: Option<Text<'r, A>>,
+    output: Option<Text<'r, A>>,
+    error: Option<String>,
+    user: Option<Text<'r, A>>,
+    command: Text<'r, A>,
+    trace_id: HexId,
+    span_id: HexId,
+    warnings: Vec<ConvertWarning>,
+}
+
+/// The one conversion every route goes through (see the module docs).
+fn convert_fields<'r, S: SpanView>(
+    mut span: S,
+    resource_host: Option<&'r str>,
+    opts: &ConvertOptions,
+) -> Result<Option<Fields<'r, S::Attr>>, ConvertError> {
     if !span.is_action() {
         return Ok(None);
     }
@@ -327,7 +402,7 @@ pub fn convert<S: SpanView>(
     let mut warnings = Vec::new();
 
     let command = scalar_text(command, key::COMMAND, &mut warnings);
-    if command.is_empty() {
+    if command.as_str().is_empty() {
         return Err(ConvertError::EmptyCommand);
     }
     let trace_id = span.trace_id_hex()?;
@@ -343,7 +418,7 @@ pub fn convert<S: SpanView>(
     };
     let host_name = match found.host.take() {
         Some(v) => Some(scalar_text(v, key::HOST_NAME, &mut warnings)),
-        None => resource_host.map(str::to_owned),
+        None => resource_host.map(Text::Borrowed),
     };
 
     let start = nanos_to_ms(span.start_unix_nanos());
@@ -355,7 +430,7 @@ pub fn convert<S: SpanView>(
     }
 
     let json_field = |v: Option<S::Attr>, k: &'static str, w: &mut Vec<ConvertWarning>| {
-        v.map(|v| LongString::new(json_text(v, k, opts, w)))
+        v.map(|v| json_text(v, k, opts, w))
     };
     let pos_args_json = json_field(found.pos_args.take(), key::POS_ARGS_JSON, &mut warnings);
     let keyword_args_json = json_field(found.kw_args.take(), key::KEYWORD_ARGS_JSON, &mut warnings);
@@ -375,26 +450,126 @@ pub fn convert<S: SpanView>(
                 exc = (ev.exc_type, ev.exc_message, ev.exc_stack);
             }
             let text = error_text(exc, &description);
-            Some(LongString::new(cap(text, "error", opts, &mut warnings)))
+            Some(cap(text, "error", opts, &mut warnings))
         }
     };
 
-    Ok(Some(Converted {
-        action: UserAction {
-            host_name,
-            start_epoch_ms: start,
-            end_epoch_ms: end,
-            pos_args_json,
-            keyword_args_json,
-            output,
-            error,
-            user,
-            command: Some(command),
-            trace_id: Some(trace_id),
-            span_id: Some(span_id),
-        },
+    Ok(Some(Fields {
+        host_name,
+        start,
+        end,
+        pos_args_json,
+        keyword_args_json,
+        output,
+        error,
+        user,
+        command,
+        trace_id,
+        span_id,
         warnings,
     }))
+}
+
+impl<A: AttrLike> Fields<'_, A> {
+    fn into_converted(self) -> Converted {
+        let long = |t: Option<Text<'_, A>>| t.map(|t| LongString::new(t.into_string()));
+        Converted {
+            action: UserAction {
+                host_name: self.host_name.map(Text::into_string),
+                start_epoch_ms: self.start,
+                end_epoch_ms: self.end,
+                pos_args_json: long(self.pos_args_json),
+                keyword_args_json: long(self.keyword_args_json),
+                output: long(self.output),
+                error: self.error.map(LongString::new),
+                user: self.user.map(Text::into_string),
+                command: Some(self.command.into_string()),
+                trace_id: Some(self.trace_id.as_str().to_owned()),
+                span_id: Some(self.span_id.as_str().to_owned()),
+            },
+            warnings: self.warnings,
+        }
+    }
+
+    /// Encodes as prost encodes the `UserAction` of [`Fields::into_converted`]: fields in
+    /// number order, each wrapper a nested message whose only field (number 1) is left
+    /// out when it holds the default value.
+    fn encode_length_delimited(&self, buf: &mut Vec<u8>) {
+        use prost::encoding::{encode_varint, encoded_len_varint};
+        fn s<'a, A: AttrLike>(t: &'a Option<Text<'_, A>>) -> Option<&'a str> {
+            t.as_ref().map(Text::as_str)
+        }
+        let strings: [(u32, Option<&str>); 9] = [
+            (1, s(&self.host_name)),
+            (4, s(&self.pos_args_json)),
+            (5, s(&self.keyword_args_json)),
+            (6, s(&self.output)),
+            (7, self.error.as_deref()),
+            (8, s(&self.user)),
+            (9, Some(self.command.as_str())),
+            (10, Some(self.trace_id.as_str())),
+            (11, Some(self.span_id.as_str())),
+        ];
+        // Wrapper messages: `1: string` or `1: int64`, empty for the default value.
+        let str_inner = |v: &str| {
+            if v.is_empty() {
+                0
+            } else {
+                1 + encoded_len_varint(v.len() as u64) + v.len()
+            }
+        };
+        let int_inner = |v: i64| {
+            if v == 0 {
+                0
+            } else {
+                1 + encoded_len_varint(v as u64)
+            }
+        };
+        let field_len = |inner: usize| 1 + encoded_len_varint(inner as u64) + inner;
+        let mut total = 0;
+        for (_, v) in &strings {
+            if let Some(v) = *v {
+                total += field_len(str_inner(v));
+            }
+        }
+        for v in [self.start, self.end].into_iter().flatten() {
+            total += field_len(int_inner(v));
+        }
+        buf.reserve(total + 10);
+        encode_varint(total as u64, buf);
+        let put_str = |field: u32, v: &str, buf: &mut Vec<u8>| {
+            // Field numbers 1..=11 with wire type 2 fit one key byte.
+            buf.push(((field << 3) | 2) as u8);
+            encode_varint(str_inner(v) as u64, buf);
+            if !v.is_empty() {
+                buf.push((1 << 3) | 2);
+                encode_varint(v.len() as u64, buf);
+                buf.extend_from_slice(v.as_bytes());
+            }
+        };
+        let put_int = |field: u32, v: i64, buf: &mut Vec<u8>| {
+            buf.push(((field << 3) | 2) as u8);
+            encode_varint(int_inner(v) as u64, buf);
+            if v != 0 {
+                buf.push(1 << 3);
+                encode_varint(v as u64, buf);
+            }
+        };
+        if let Some(v) = strings[0].1 {
+            put_str(1, v, buf);
+        }
+        if let Some(v) = self.start {
+            put_int(2, v, buf);
+        }
+        if let Some(v) = self.end {
+            put_int(3, v, buf);
+        }
+        for &(field, v) in &strings[1..] {
+            if let Some(v) = v {
+                put_str(field, v, buf);
+            }
+        }
+    }
 }
 
 /// `"<type>: <message>"`, then a newline and the stack trace when there is one; the status
@@ -419,42 +594,57 @@ fn error_text<A: AttrLike>(
     text
 }
 
-fn scalar_text<A: AttrLike>(v: A, k: &'static str, w: &mut Vec<ConvertWarning>) -> String {
-    if v.as_str().is_none() {
+fn scalar_text<'r, A: AttrLike>(v: A, k: &'static str, w: &mut Vec<ConvertWarning>) -> Text<'r, A> {
+    if v.as_str().is_some() {
+        Text::Attr(v)
+    } else {
         w.push(ConvertWarning::WrongType { key: k });
+        Text::Owned(v.into_text())
     }
-    v.into_text()
 }
 
-fn json_text<A: AttrLike>(
+fn json_text<'r, A: AttrLike>(
     v: A,
     k: &'static str,
     opts: &ConvertOptions,
     w: &mut Vec<ConvertWarning>,
-) -> String {
+) -> Text<'r, A> {
     let text = match v.as_str() {
-        Some(s) if s.len() > opts.max_field_bytes => cap_str(s, k, opts, w),
+        Some(s) if s.len() > opts.max_field_bytes => Text::Owned(cap_str(s, k, opts, w)),
         Some(s) => {
-            if opts.validate_json && serde_json::from_str::<serde::de::IgnoredAny>(s).is_err() {
+            if opts.validate_json && !is_json(s) {
                 w.push(ConvertWarning::InvalidJson { key: k });
             }
-            v.into_text()
+            Text::Attr(v)
         }
         None => {
             w.push(ConvertWarning::WrongType { key: k });
-            cap(v.into_text(), k, opts, w)
+            Text::Owned(cap(v.into_text(), k, opts, w))
         }
     };
-    match opts.redactor.redact(&text) {
+    match opts.redactor.redact(text.as_str()) {
         Outcome::Clean => text,
         Outcome::Redacted(clean) => {
             w.push(ConvertWarning::Redacted { key: k });
-            clean
+            Text::Owned(clean)
         }
         Outcome::Unparsable => {
             w.push(ConvertWarning::RedactedUnparsable { key: k });
-            REDACTED.to_owned()
+            Text::Owned(REDACTED.to_owned())
         }
+    }
+}
+
+/// Whether `s` is one JSON value. The values a decorator records are mostly tiny scalars
+/// and flat objects; the common scalar forms are recognised without starting a parser.
+fn is_json(s: &str) -> bool {
+    let b = s.as_bytes();
+    match b {
+        b"null" | b"true" | b"false" | b"[]" | b"{}" => true,
+        // Plain non-negative integers without a leading zero.
+        [b'1'..=b'9', rest @ ..] if rest.len() < 19 && rest.iter().all(u8::is_ascii_digit) => true,
+        b"0" => true,
+        _ => serde_json::from_str::<serde::de::IgnoredAny>(s).is_ok(),
     }
 }
 
@@ -499,7 +689,28 @@ fn system_time_nanos(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
-fn hex_id(bytes: &[u8], expected: usize) -> Result<String, String> {
+/// A trace or span id as lower-case hex, formatted on the stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HexId {
+    buf: [u8; 32],
+    len: u8,
+}
+
+impl HexId {
+    /// The hex digits.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII hex digits are ever written.
+        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for HexId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+fn hex_id_buf(bytes: &[u8], expected: usize) -> Result<HexId, String> {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     if bytes.len() != expected || expected > 16 {
         return Err(format!("expected {expected} bytes, got {}", bytes.len()));
@@ -507,15 +718,20 @@ fn hex_id(bytes: &[u8], expected: usize) -> Result<String, String> {
     if bytes.iter().all(|b| *b == 0) {
         return Err("all zeros".into());
     }
-    // Ids are at most 16 bytes: format on the stack, allocate once.
-    let mut out = [0u8; 32];
+    let mut out = HexId {
+        buf: [0u8; 32],
+        len: (2 * expected) as u8,
+    };
     for (i, b) in bytes.iter().enumerate() {
-        out[2 * i] = DIGITS[usize::from(b >> 4)];
-        out[2 * i + 1] = DIGITS[usize::from(b & 0xf)];
+        out.buf[2 * i] = DIGITS[usize::from(b >> 4)];
+        out.buf[2 * i + 1] = DIGITS[usize::from(b & 0xf)];
     }
-    Ok(std::str::from_utf8(&out[..2 * expected])
-        .unwrap_or_default()
-        .to_owned())
+    Ok(out)
+}
+
+#[cfg(test)]
+fn hex_id(bytes: &[u8], expected: usize) -> Result<String, String> {
+    hex_id_buf(bytes, expected).map(|h| h.as_str().to_owned())
 }
 
 // ---- the SDK's SpanData -------------------------------------------------------------
@@ -592,11 +808,11 @@ impl<'a> SpanView for &'a SpanData {
         SpanData::error_status(self)
     }
 
-    fn trace_id_hex(&self) -> Result<String, ConvertError> {
+    fn trace_id_hex(&self) -> Result<HexId, ConvertError> {
         SpanData::trace_id_hex(self)
     }
 
-    fn span_id_hex(&self) -> Result<String, ConvertError> {
+    fn span_id_hex(&self) -> Result<HexId, ConvertError> {
         SpanData::span_id_hex(self)
     }
 }
@@ -638,12 +854,13 @@ impl SpanView for SpanData {
         }
     }
 
-    fn trace_id_hex(&self) -> Result<String, ConvertError> {
-        hex_id(&self.span_context.trace_id().to_bytes(), 16).map_err(ConvertError::InvalidTraceId)
+    fn trace_id_hex(&self) -> Result<HexId, ConvertError> {
+        hex_id_buf(&self.span_context.trace_id().to_bytes(), 16)
+            .map_err(ConvertError::InvalidTraceId)
     }
 
-    fn span_id_hex(&self) -> Result<String, ConvertError> {
-        hex_id(&self.span_context.span_id().to_bytes(), 8).map_err(ConvertError::InvalidSpanId)
+    fn span_id_hex(&self) -> Result<HexId, ConvertError> {
+        hex_id_buf(&self.span_context.span_id().to_bytes(), 8).map_err(ConvertError::InvalidSpanId)
     }
 }
 
@@ -740,11 +957,11 @@ impl<'a> SpanView for &'a OtlpSpan {
         OtlpSpan::error_status(self)
     }
 
-    fn trace_id_hex(&self) -> Result<String, ConvertError> {
+    fn trace_id_hex(&self) -> Result<HexId, ConvertError> {
         OtlpSpan::trace_id_hex(self)
     }
 
-    fn span_id_hex(&self) -> Result<String, ConvertError> {
+    fn span_id_hex(&self) -> Result<HexId, ConvertError> {
         OtlpSpan::span_id_hex(self)
     }
 }
@@ -786,12 +1003,12 @@ impl SpanView for OtlpSpan {
         }
     }
 
-    fn trace_id_hex(&self) -> Result<String, ConvertError> {
-        hex_id(&self.trace_id, 16).map_err(ConvertError::InvalidTraceId)
+    fn trace_id_hex(&self) -> Result<HexId, ConvertError> {
+        hex_id_buf(&self.trace_id, 16).map_err(ConvertError::InvalidTraceId)
     }
 
-    fn span_id_hex(&self) -> Result<String, ConvertError> {
-        hex_id(&self.span_id, 8).map_err(ConvertError::InvalidSpanId)
+    fn span_id_hex(&self) -> Result<HexId, ConvertError> {
+        hex_id_buf(&self.span_id, 8).map_err(ConvertError::InvalidSpanId)
     }
 }
 
@@ -1306,6 +1523,7 @@ mod properties {
     use opentelemetry_proto::tonic::common::v1::{ArrayValue, KeyValue as OtlpKv};
     use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
     use proptest::prelude::*;
+    use prost::Message;
 
     use super::*;
 
@@ -1452,6 +1670,41 @@ mod properties {
             let borrowed = convert(&span, Some("h"), &opts);
             let owned = convert(span, Some("h"), &opts);
             prop_assert_eq!(borrowed, owned);
+        }
+
+        /// The direct encoding writes exactly what prost writes for the converted action,
+        /// and reports the same warnings.
+        #[test]
+        fn direct_encoding_matches_prost(span in otlp_span(), cap in 0usize..64, host in proptest::option::of(".{0,8}")) {
+            let opts = ConvertOptions { max_field_bytes: cap, ..ConvertOptions::default() };
+            let mut direct = Vec::new();
+            let got = convert_encoded(&span, host.as_deref(), &opts, &mut direct);
+            match convert(span, host.as_deref(), &opts) {
+                Ok(Some(c)) => {
+                    let mut expected = Vec::new();
+                    crate::codec::encode_length_delimited(&c.action, &mut expected);
+                    prop_assert_eq!(got, Ok(Some(c.warnings)));
+                    prop_assert_eq!(direct, expected);
+                }
+                Ok(None) => {
+                    prop_assert_eq!(got, Ok(None));
+                    prop_assert!(direct.is_empty());
+                }
+                Err(e) => prop_assert_eq!(got, Err(e)),
+            }
+        }
+
+        #[test]
+        fn direct_encoding_of_valid_actions_decodes_back(action in valid_action()) {
+            let opts = ConvertOptions {
+                validate_json: false,
+                redactor: Redactor::disabled(),
+                ..ConvertOptions::default()
+            };
+            let mut buf = Vec::new();
+            convert_encoded(to_span(&action), None, &opts, &mut buf).unwrap().unwrap();
+            let back = UserAction::decode_length_delimited(buf.as_slice()).unwrap();
+            prop_assert_eq!(back, action);
         }
 
         #[test]

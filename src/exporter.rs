@@ -29,10 +29,10 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use crate::convention as key;
-use crate::convert::{ConvertOptions, SpanView, convert};
+use crate::convert::{ConvertOptions, SpanView, convert, convert_encoded};
 use crate::proto::UserAction;
 use crate::runtime;
-use crate::sink::{Sink, SinkError};
+use crate::sink::{EncodedBatch, Sink, SinkError};
 
 /// Default time allowed for one sink call.
 pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -190,13 +190,26 @@ impl<I> UserActionExporter<I> {
 
     async fn write_actions(&self, actions: Vec<UserAction>) -> OTelSdkResult {
         let n = actions.len() as u64;
-        let timeout = self.timeout;
         let result = self
-            .on_sink_runtime(
-                timeout,
-                move |sink| async move { sink.write(&actions).await },
-            )
+            .on_sink_runtime(self.timeout, move |sink| async move {
+                sink.write(&actions).await
+            })
             .await;
+        self.count_written(n, result)
+    }
+
+    async fn write_encoded(&self, batch: EncodedBatch) -> OTelSdkResult {
+        let n = batch.len() as u64;
+        let result = self
+            .on_sink_runtime(self.timeout, move |sink| async move {
+                sink.write_encoded(&batch).await
+            })
+            .await;
+        self.count_written(n, result)
+    }
+
+    fn count_written(&self, n: u64, result: Result<(), SinkError>) -> OTelSdkResult {
+        let timeout = self.timeout;
         match result {
             Ok(()) => {
                 self.stats.exported.fetch_add(n, Ordering::Relaxed);
@@ -230,7 +243,11 @@ impl<I: SpanExporter> SpanExporter for UserActionExporter<I> {
         if self.is_shutdown.load(Ordering::Acquire) {
             return Err(OTelSdkError::AlreadyShutdown);
         }
-        let mut actions = Vec::with_capacity(batch.len());
+        // A sink that takes bytes gets them encoded straight from the spans' attributes,
+        // without an owned UserAction in between.
+        let encoded = self.sink.takes_encoded();
+        let mut actions = Vec::with_capacity(if encoded { 0 } else { batch.len() });
+        let mut bytes = EncodedBatch::with_capacity(if encoded { batch.len() * 256 } else { 0 });
         let mut others = Vec::new();
         for span in batch {
             if !span.is_action() {
@@ -238,16 +255,27 @@ impl<I: SpanExporter> SpanExporter for UserActionExporter<I> {
                 continue;
             }
             let name = span.name.clone();
+            let host = self.resource_host.as_deref();
             // By value: the span's strings move into the UserAction instead of being copied.
-            match convert(span, self.resource_host.as_deref(), &self.options) {
-                Ok(Some(c)) => {
-                    if !c.warnings.is_empty() {
+            let converted = if encoded {
+                convert_encoded(span, host, &self.options, bytes.buffer())
+                    .map(|w| w.inspect(|_| bytes.added()))
+            } else {
+                convert(span, host, &self.options).map(|c| {
+                    c.map(|c| {
+                        actions.push(c.action);
+                        c.warnings
+                    })
+                })
+            };
+            match converted {
+                Ok(Some(warnings)) => {
+                    if !warnings.is_empty() {
                         self.stats
                             .warnings
-                            .fetch_add(c.warnings.len() as u64, Ordering::Relaxed);
-                        tracing::debug!(command = ?c.action.command, warnings = ?c.warnings, "action span converted with fallbacks");
+                            .fetch_add(warnings.len() as u64, Ordering::Relaxed);
+                        tracing::debug!(span = %name, ?warnings, "action span converted with fallbacks");
                     }
-                    actions.push(c.action);
                 }
                 Ok(None) => {}
                 Err(e) => {
@@ -256,10 +284,12 @@ impl<I: SpanExporter> SpanExporter for UserActionExporter<I> {
                 }
             }
         }
-        let sink_result = if actions.is_empty() {
-            Ok(())
-        } else {
+        let sink_result = if !bytes.is_empty() {
+            self.write_encoded(bytes).await
+        } else if !actions.is_empty() {
             self.write_actions(actions).await
+        } else {
+            Ok(())
         };
         let inner_result = if others.is_empty() {
             Ok(())

@@ -117,6 +117,21 @@ pub fn current_user() -> Option<String> {
     os_user().map(str::to_owned)
 }
 
+/// [`current_user`] as an attribute value: a scoped user is shared, not copied, and the OS
+/// user is a static string.
+pub(crate) fn current_user_value() -> Option<opentelemetry::StringValue> {
+    if let Some(u) = scoped_user() {
+        return Some(u.into());
+    }
+    let resolver = RESOLVER.read().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Some(r) = resolver
+        && let Some(u) = r()
+    {
+        return Some(u.into());
+    }
+    os_user().map(Into::into)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

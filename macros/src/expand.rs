@@ -68,10 +68,17 @@ pub(crate) fn expand(args: Args, func: ItemFn) -> TokenStream {
         Some(lit) => quote!(#lit),
         None => quote!(#fn_name),
     };
-    let user = args.user.as_ref().map(|u| {
-        quote_spanned! {u.span()=>
+    let user = args.user.as_ref().map(|u| match u {
+        // A literal lives as long as the program: recorded without a copy per call.
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(s),
+            ..
+        }) => quote_spanned! {u.span()=>
+            .user_static(#s)
+        },
+        _ => quote_spanned! {u.span()=>
             .user_opt(::actionlog::__private::IntoUser::into_user(#u))
-        }
+        },
     });
     let arg_calls = recorded.iter().map(|name| {
         let key = name.to_string();

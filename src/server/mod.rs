@@ -19,8 +19,8 @@ use tokio::sync::{Semaphore, watch};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::config::ServeConfig;
-use crate::convert::{ConvertOptions, SpanView, convert, otlp_resource_host};
-use crate::sink::Sink;
+use crate::convert::{ConvertOptions, SpanView, convert, convert_encoded, otlp_resource_host};
+use crate::sink::{EncodedBatch, Sink};
 
 pub mod grpc;
 pub mod http;
@@ -163,6 +163,9 @@ impl Ingest {
     ) -> Result<IngestOutcome, IngestError> {
         let mut out = IngestOutcome::default();
         let mut actions = Vec::new();
+        // A sink that takes bytes gets them encoded straight from the decoded spans.
+        let encode = self.sink.takes_encoded();
+        let mut encoded = EncodedBatch::default();
         let mut errors: Vec<String> = Vec::new();
         let mut non_action = 0u64;
         let mut forward_rs: Vec<ResourceSpans> = Vec::new();
@@ -189,12 +192,22 @@ impl Ingest {
                     // out for the partial_success message rather than cloned.
                     let name = std::mem::take(&mut span.name);
                     // By value: conversion moves the attribute strings instead of copying.
-                    match convert(span, host, &self.opts) {
-                        Ok(Some(c)) => {
-                            for w in &c.warnings {
+                    let converted = if encode {
+                        convert_encoded(span, host, &self.opts, encoded.buffer())
+                            .map(|w| w.inspect(|_| encoded.added()))
+                    } else {
+                        convert(span, host, &self.opts).map(|c| {
+                            c.map(|c| {
+                                actions.push(c.action);
+                                c.warnings
+                            })
+                        })
+                    };
+                    match converted {
+                        Ok(Some(warnings)) => {
+                            for w in &warnings {
                                 self.metrics.convert_warning(w.reason());
                             }
-                            actions.push(c.action);
                         }
                         // is_action() said otherwise; kept for completeness.
                         Ok(None) => non_action += 1,
@@ -224,13 +237,21 @@ impl Ingest {
             }
         }
         self.metrics.spans_received(transport, out.received);
+        let n_actions = actions.len() + encoded.len();
 
         let write = async {
-            if actions.is_empty() {
+            if n_actions == 0 {
                 return Ok(());
             }
             let started = Instant::now();
-            let r = tokio::time::timeout(self.sink_timeout, self.sink.write(&actions)).await;
+            let sink_write = async {
+                if encode {
+                    self.sink.write_encoded(&encoded).await
+                } else {
+                    self.sink.write(&actions).await
+                }
+            };
+            let r = tokio::time::timeout(self.sink_timeout, sink_write).await;
             self.metrics.sink_write(started.elapsed());
             match r {
                 Ok(r) => r.map_err(Some),
@@ -252,11 +273,11 @@ impl Ingest {
 
         match written {
             Ok(()) => {
-                out.converted = actions.len() as u64;
+                out.converted = n_actions as u64;
                 self.metrics.actions_converted(out.converted);
             }
             Err(None) => {
-                tracing::warn!(timeout = ?self.sink_timeout, actions = actions.len(), "sink write timed out");
+                tracing::warn!(timeout = ?self.sink_timeout, actions = n_actions, "sink write timed out");
                 self.metrics.sink_error("timeout");
                 return Err(IngestError::Unavailable(format!(
                     "sinks did not accept the batch within {:?}",
@@ -268,22 +289,22 @@ impl Ingest {
             {
                 // Only a sink's explicit, final refusal is final; anything else (I/O errors,
                 // a sink shutting down) may pass on a retry.
-                tracing::warn!(error = %e, actions = actions.len(), "sink write failed; answering retryable");
+                tracing::warn!(error = %e, actions = n_actions, "sink write failed; answering retryable");
                 self.metrics.sink_error("retryable");
                 return Err(IngestError::Unavailable(e.to_string()));
             }
             Err(Some(e)) => {
-                tracing::warn!(error = %e, actions = actions.len(), "sink refused the batch for good");
+                tracing::warn!(error = %e, actions = n_actions, "sink refused the batch for good");
                 self.metrics.sink_error("rejected");
                 // A sink may refuse part of a batch (Kafka: one oversized event) and deliver
                 // the rest: only the refused ones are reported as rejected.
                 let refused = match &e {
-                    crate::sink::SinkError::Rejected { count, .. } => (*count).min(actions.len()),
-                    _ => actions.len(),
+                    crate::sink::SinkError::Rejected { count, .. } => (*count).min(n_actions),
+                    _ => n_actions,
                 };
                 self.metrics.spans_rejected("sink_rejected", refused as u64);
                 out.rejected += refused as i64;
-                out.converted = (actions.len() - refused) as u64;
+                out.converted = (n_actions - refused) as u64;
                 self.metrics.actions_converted(out.converted);
                 errors.push(e.to_string());
             }

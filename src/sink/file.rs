@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 
-use super::{Sink, SinkError};
+use super::{EncodedBatch, Sink, SinkError};
 use crate::codec::encode_length_delimited;
 use crate::json::to_json_line;
 use crate::proto::UserAction;
@@ -75,6 +75,25 @@ impl FileSink {
         }
     }
 
+    fn write_bytes(&self, buf: &[u8]) -> Result<(), SinkError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(SinkError::ShutDown {
+                sink: "file".into(),
+            });
+        }
+        let mut guard = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(file) = guard.as_mut() else {
+            return Err(SinkError::ShutDown {
+                sink: "file".into(),
+            });
+        };
+        file.write_all(buf).map_err(|e| self.io_err(e))?;
+        if self.sync_each_batch {
+            file.sync_data().map_err(|e| self.io_err(e))?;
+        }
+        Ok(())
+    }
+
     fn encode(&self, actions: &[UserAction]) -> Vec<u8> {
         let mut buf = Vec::with_capacity(actions.len() * 256);
         for a in actions {
@@ -97,23 +116,25 @@ impl Sink for FileSink {
     }
 
     async fn write(&self, actions: &[UserAction]) -> Result<(), SinkError> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(SinkError::ShutDown {
-                sink: "file".into(),
-            });
-        }
         let buf = self.encode(actions);
-        let mut guard = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(file) = guard.as_mut() else {
-            return Err(SinkError::ShutDown {
+        self.write_bytes(&buf)
+    }
+
+    fn takes_encoded(&self) -> bool {
+        self.format == FileFormat::Protobuf
+    }
+
+    async fn write_encoded(&self, batch: &EncodedBatch) -> Result<(), SinkError> {
+        if self.format != FileFormat::Protobuf {
+            let actions = batch.decode().map_err(|e| SinkError::Rejected {
                 sink: "file".into(),
-            });
-        };
-        file.write_all(&buf).map_err(|e| self.io_err(e))?;
-        if self.sync_each_batch {
-            file.sync_data().map_err(|e| self.io_err(e))?;
+                count: batch.len(),
+                message: e.to_string(),
+            })?;
+            return self.write(&actions).await;
         }
-        Ok(())
+        // The batch is already in this file's framing.
+        self.write_bytes(batch.as_bytes())
     }
 
     async fn flush(&self) -> Result<(), SinkError> {

@@ -93,6 +93,24 @@ pub trait Sink: Send + Sync + Debug + 'static {
     /// the reason it did not.
     async fn write(&self, actions: &[UserAction]) -> Result<(), SinkError>;
 
+    /// Whether this sink writes [`EncodedBatch`]es without decoding them, so that callers
+    /// should encode while converting (see [`crate::convert::convert_encoded`]) rather than
+    /// build `UserAction`s. False unless the sink overrides [`Sink::write_encoded`].
+    fn takes_encoded(&self) -> bool {
+        false
+    }
+
+    /// Hands a batch of already-encoded actions to the sink, with the meaning of
+    /// [`Sink::write`]. The default decodes the batch and calls `write`.
+    async fn write_encoded(&self, batch: &EncodedBatch) -> Result<(), SinkError> {
+        let actions = batch.decode().map_err(|e| SinkError::Rejected {
+            sink: self.name().to_owned(),
+            count: batch.len(),
+            message: e.to_string(),
+        })?;
+        self.write(&actions).await
+    }
+
     /// Makes everything accepted so far durable or delivered (fsync, producer flush).
     async fn flush(&self) -> Result<(), SinkError> {
         Ok(())
@@ -142,6 +160,71 @@ impl Sink for NullSink {
             .fetch_add(actions.len() as u64, Ordering::Relaxed);
         Ok(())
     }
+
+    fn takes_encoded(&self) -> bool {
+        true
+    }
+
+    async fn write_encoded(&self, batch: &EncodedBatch) -> Result<(), SinkError> {
+        self.actions
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// A batch of actions encoded as length-delimited `UserAction` protobuf (the framing of
+/// [`crate::codec`]), as written by [`crate::convert::convert_encoded`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EncodedBatch {
+    bytes: Vec<u8>,
+    count: usize,
+}
+
+impl EncodedBatch {
+    /// An empty batch with room for `bytes` bytes.
+    pub fn with_capacity(bytes: usize) -> Self {
+        Self {
+            bytes: Vec::with_capacity(bytes),
+            count: 0,
+        }
+    }
+
+    /// The buffer to append one length-delimited action to; call [`EncodedBatch::added`]
+    /// after appending.
+    pub fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.bytes
+    }
+
+    /// Records that one action was appended to [`EncodedBatch::buffer`].
+    pub fn added(&mut self) {
+        self.count += 1;
+    }
+
+    /// Appends one action.
+    pub fn push(&mut self, action: &UserAction) {
+        crate::codec::encode_length_delimited(action, &mut self.bytes);
+        self.count += 1;
+    }
+
+    /// How many actions the batch holds.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether the batch holds no action.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The encoded bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Decodes the actions back.
+    pub fn decode(&self) -> Result<Vec<UserAction>, crate::codec::DecodeError> {
+        crate::codec::LengthDelimitedReader::new(self.bytes.as_slice()).collect()
+    }
 }
 
 /// Sends every batch to several sinks concurrently. A batch succeeds only if every sink
@@ -180,6 +263,16 @@ impl Sink for FanoutSink {
 
     async fn write(&self, actions: &[UserAction]) -> Result<(), SinkError> {
         let results = futures::future::join_all(self.sinks.iter().map(|s| s.write(actions))).await;
+        Self::pick(results)
+    }
+
+    fn takes_encoded(&self) -> bool {
+        self.sinks.iter().all(|s| s.takes_encoded())
+    }
+
+    async fn write_encoded(&self, batch: &EncodedBatch) -> Result<(), SinkError> {
+        let results =
+            futures::future::join_all(self.sinks.iter().map(|s| s.write_encoded(batch))).await;
         Self::pick(results)
     }
 

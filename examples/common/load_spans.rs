@@ -1,0 +1,66 @@
+//! The action spans the load examples send: shared by `otlp_load` (the bridge's input) and
+//! `kafka_bare` (which converts the same spans to get messages of the same size).
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
+fn kv(k: &str, v: String) -> KeyValue {
+    KeyValue {
+        key: k.into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(v)),
+        }),
+        ..Default::default()
+    }
+}
+
+/// The resource's host name.
+pub const HOST: &str = "load-host";
+
+/// One realistic action span, ids made unique by `n` (≥ 1).
+pub fn span(n: u64) -> Span {
+    let mut trace_id = [7u8; 16];
+    trace_id[..8].copy_from_slice(&n.to_be_bytes());
+    let start = 1_700_000_000_000_000_000 + n * 1_000;
+    Span {
+        trace_id: trace_id.to_vec(),
+        span_id: n.to_be_bytes().to_vec(),
+        name: "_get_table_metadata".into(),
+        start_time_unix_nano: start,
+        end_time_unix_nano: start + 3_000_000,
+        attributes: vec![
+            kv("action_log.command", "_get_table_metadata".into()),
+            kv("enduser.id", format!("user{}@example.com", n % 97)),
+            kv("action_log.pos_args_json", "[]".into()),
+            kv(
+                "action_log.keyword_args_json",
+                format!(
+                    r#"{{"table_key":"hive://gold.core/table_{}","index":{},"source":"search_results"}}"#,
+                    n % 1000,
+                    n % 10
+                ),
+            ),
+            kv("action_log.output", r#"{"status":"ok"}"#.into()),
+        ],
+        ..Default::default()
+    }
+}
+
+/// One request of `batch` action spans (request `seq`).
+pub fn request(seq: u64, batch: u64) -> ExportTraceServiceRequest {
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![kv("host.name", HOST.into())],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans: (0..batch).map(|i| span(seq * batch + i + 1)).collect(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
