@@ -22,6 +22,7 @@ use opentelemetry_sdk::trace::SpanData;
 
 use crate::convention as key;
 use crate::proto::{LongString, UserAction};
+use crate::pseudonym::Pseudonymiser;
 use crate::redact::{Outcome, REDACTED, Redactor};
 
 /// Default cap on each text field (args, output, error): 1 MiB.
@@ -39,6 +40,9 @@ pub struct ConvertOptions {
     /// Values of secret-looking keys in the JSON fields (arguments, output) are replaced
     /// (see [`crate::redact`]); on by default.
     pub redactor: Redactor,
+    /// When set, the user is replaced by its keyed pseudonym (see [`crate::pseudonym`]);
+    /// off by default.
+    pub pseudonymiser: Option<Pseudonymiser>,
 }
 
 impl Default for ConvertOptions {
@@ -47,6 +51,7 @@ impl Default for ConvertOptions {
             max_field_bytes: DEFAULT_MAX_FIELD_BYTES,
             validate_json: true,
             redactor: Redactor::default(),
+            pseudonymiser: None,
         }
     }
 }
@@ -341,6 +346,7 @@ pub fn convert<S: SpanView>(
             None
         }
     };
+    let user = pseudonymise_user(user, opts);
     let host_name = match found.host.take() {
         Some(v) => Some(scalar_text(v, key::HOST_NAME, &mut warnings)),
         None => resource_host.map(str::to_owned),
@@ -395,6 +401,14 @@ pub fn convert<S: SpanView>(
         },
         warnings,
     }))
+}
+
+/// The privacy step: the user becomes its keyed pseudonym when a key is configured.
+fn pseudonymise_user(user: Option<String>, opts: &ConvertOptions) -> Option<String> {
+    match (&opts.pseudonymiser, user) {
+        (Some(p), Some(u)) => Some(p.pseudonymise(&u)),
+        (_, u) => u,
+    }
 }
 
 /// `"<type>: <message>"`, then a newline and the stack trace when there is one; the status
