@@ -45,13 +45,14 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The configuration file is not valid TOML for this schema.
-    #[error("invalid config file {path}: {source}")]
+    #[error("invalid config file {path}: {message}")]
     Parse {
         /// The file.
         path: PathBuf,
-        /// The parser's complaint (with line and column).
-        #[source]
-        source: Box<toml::de::Error>,
+        /// The parser's complaint and where (line, column). The parser's own rendering
+        /// quotes the offending line, which may hold a secret (a password next to a typo,
+        /// a token under a misspelt key), so only its message is kept.
+        message: String,
     },
     /// An environment variable has a value that does not parse.
     #[error("invalid value for environment variable {var}: {message}")]
@@ -337,9 +338,17 @@ pub struct Overrides {
 impl ServeConfig {
     /// Parses a TOML document.
     pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            source: Box::new(e),
+        toml::from_str(text).map_err(|e: toml::de::Error| {
+            let at = e.span().map(|s| {
+                let before = &text[..s.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                format!(" (line {line}, column {column})")
+            });
+            ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: format!("{}{}", e.message().trim_end(), at.unwrap_or_default()),
+            }
         })
     }
 

@@ -13,6 +13,7 @@ mod generate;
 #[cfg(feature = "kafka")]
 mod kafka;
 mod kpi;
+mod security;
 mod tracing_compat;
 mod ui;
 mod wire_compat;
