@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use actionlog::UserAction;
@@ -42,13 +42,38 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
-/// A self-signed certificate for `localhost`, generated for this test: (cert, key) paths.
-fn test_cert(dir: &Path) -> (PathBuf, PathBuf) {
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("rcgen");
+/// A test CA and a `localhost` server certificate it signed, generated for this test (a
+/// self-signed leaf would fail the strict X.509 checks of current Python clients):
+/// (CA cert, server cert, server key) paths.
+fn test_pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+        KeyUsagePurpose,
+    };
+    let ca_key = KeyPair::generate().expect("CA key");
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "actionlog test CA");
+    let ca_cert = ca.self_signed(&ca_key).expect("CA cert");
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().expect("server key");
+    let mut leaf = CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
+    leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    leaf.use_authority_key_identifier_extension = true;
+    let cert = leaf.signed_by(&key, &issuer).expect("server cert");
     (
-        write(dir, "tls.crt", &ck.cert.pem()),
-        write(dir, "tls.key", &ck.signing_key.serialize_pem()),
+        write(dir, "ca.crt", &ca_cert.pem()),
+        write(dir, "tls.crt", &cert.pem()),
+        write(dir, "tls.key", &key.serialize_pem()),
     )
+}
+
+fn test_cert(dir: &Path) -> (PathBuf, PathBuf) {
+    let (_, cert, key) = test_pki(dir);
+    (cert, key)
 }
 
 /// A running `actionlog serve`, killed on drop.
@@ -141,6 +166,9 @@ fn python_export(protocol: &str, env: &[(&str, String)], users: &[&str]) -> bool
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
         "OTEL_EXPORTER_OTLP_INSECURE",
+        // `requests` lets these override the exporter's own CA file (its `verify`).
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
     ] {
         cmd.env_remove(k);
     }
@@ -252,7 +280,7 @@ fn canonical_rows(table: &Value, map: &dyn Fn(&str) -> String) -> Vec<String> {
                 .iter()
                 .map(|(k, v)| {
                     let v = match v {
-                        Value::String(s) if s.contains('@') => map(s),
+                        Value::String(s) if s.contains('@') => Value::String(map(s)).to_string(),
                         Value::Number(n) if n.is_f64() => {
                             format!("{:.9e}", n.as_f64().unwrap_or(0.0))
                         }
@@ -282,15 +310,15 @@ fn pseudonymised_warehouse_gives_the_same_kpis_and_holds_no_clear_user() {
         "--path",
         "real",
         "--warehouse",
-        &c,
+        c.as_str(),
         "--employees-out",
-        &e,
+        e.as_str(),
     ]);
     run_ok(&a, &[]);
     // The pseudonymised run takes the key from the environment, the KPI run from the flag.
     let mut a = gen_args.to_vec();
     let p = w(&pseudo);
-    a.extend(["--path", "real", "--warehouse", &p]);
+    a.extend(["--path", "real", "--warehouse", p.as_str()]);
     run_ok(&a, &[("ACTIONLOG_PSEUDONYM_KEY", PSEUDONYM_KEY)]);
 
     let kpi = |wh: &str, extra: &[&str]| -> Value {
@@ -299,7 +327,7 @@ fn pseudonymised_warehouse_gives_the_same_kpis_and_holds_no_clear_user() {
             "--warehouse",
             wh,
             "--employees",
-            &e,
+            e.as_str(),
             "--exclude-user",
             actionlog::generate::SERVICE_ACCOUNT,
             "--min-role-headcount",
@@ -312,7 +340,7 @@ fn pseudonymised_warehouse_gives_the_same_kpis_and_holds_no_clear_user() {
     };
     let kf = w(&key_file);
     let on_clear = kpi(&c, &[]);
-    let on_pseudo = kpi(&p, &["--pseudonym-key-file", &kf]);
+    let on_pseudo = kpi(&p, &["--pseudonym-key-file", kf.as_str()]);
 
     let clear_kpis = on_clear["kpis"].as_object().expect("kpis");
     let pseudo_kpis = on_pseudo["kpis"].as_object().expect("kpis");
@@ -390,7 +418,7 @@ fn pseudonymised_warehouse_gives_the_same_kpis_and_holds_no_clear_user() {
 #[test]
 fn tls_receivers_serve_real_clients_with_the_token_and_refuse_plaintext() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (cert, key) = test_cert(dir.path());
+    let (ca, cert, key) = test_pki(dir.path());
     let key_file = write(dir.path(), "pseudonym.key", PSEUDONYM_KEY);
     let (c, k) = (cert.to_str().unwrap(), key.to_str().unwrap());
     let mut bridge = Served::start(
@@ -408,7 +436,7 @@ fn tls_receivers_serve_real_clients_with_the_token_and_refuse_plaintext() {
     let sdk_env = |endpoint: String, token: &str| {
         vec![
             ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
-            ("OTEL_EXPORTER_OTLP_CERTIFICATE", c.to_owned()),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", ca.to_str().unwrap().to_owned()),
             (
                 "OTEL_EXPORTER_OTLP_HEADERS",
                 format!("authorization=Bearer {token}"),
@@ -463,9 +491,9 @@ fn tls_receivers_serve_real_clients_with_the_token_and_refuse_plaintext() {
     );
 
     // Operational endpoints over TLS, without a token.
-    let (st, _) = https_get(&format!("{http_url}/healthz"), &cert);
+    let (st, _) = https_get(&format!("{http_url}/healthz"), &ca);
     assert_eq!(st, 200);
-    let (st, metrics) = https_get(&format!("{http_url}/metrics"), &cert);
+    let (st, metrics) = https_get(&format!("{http_url}/metrics"), &ca);
     assert_eq!(st, 200);
     assert_eq!(
         metric(
@@ -531,7 +559,7 @@ fn without_the_token_both_receivers_refuse_and_count_while_probes_stay_open() {
         assert!(python_export(
             protocol,
             &env(ep, Some(&good)),
-            &[&format!("{protocol}@example.com")]
+            &[format!("{protocol}@example.com").as_str()]
         ));
     }
 
@@ -840,9 +868,7 @@ fn no_secret_appears_in_anything_the_bridge_prints_or_writes() {
         "POST /v1/traces HTTP/1.1\r\nContent-Type: application/json\r\nAuthorization: Bearer tok-3f9a1c7e5b2d4a6f8e0",
         b"{}",
     );
-    let body = format!(
-        r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","name":"x","startTimeUnixNano":"1700000000000000000","endTimeUnixNano":"1700000000005000000","attributes":[{{"key":"action_log.command","value":{{"stringValue":"_search"}}}},{{"key":"enduser.id","value":{{"stringValue":"ada@example.com"}}}}]}}]}}]}}]}}"#
-    );
+    let body = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","name":"x","startTimeUnixNano":"1700000000000000000","endTimeUnixNano":"1700000000005000000","attributes":[{"key":"action_log.command","value":{"stringValue":"_search"}},{"key":"enduser.id","value":{"stringValue":"ada@example.com"}}]}]}]}]}"#;
     let answer = raw_http(
         bridge.http,
         &format!("POST /v1/traces HTTP/1.1\r\nContent-Type: application/json\r\nAuthorization: Bearer {TOKEN}"),
