@@ -185,10 +185,9 @@ pub(crate) fn run(args: Args) -> CliResult {
         &args.warehouse,
         args.path,
         args.employees_out.as_deref(),
-        crate::pseudonym::Pseudonymiser::from_sources(
-            args.pseudonym_key_file.as_deref(),
-            &|k| std::env::var(k).ok(),
-        )?,
+        crate::pseudonym::Pseudonymiser::from_sources(args.pseudonym_key_file.as_deref(), &|k| {
+            std::env::var(k).ok()
+        })?,
     )?;
     println!(
         "generated {} action(s) over {} day(s) for {} user(s) into {} in {:.1}s ({:.0} actions/s)",

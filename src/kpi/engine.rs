@@ -301,10 +301,7 @@ async fn pseudonymise_employees(
         )?);
     }
     ctx.deregister_table("employees")?;
-    ctx.register_table(
-        "employees",
-        Arc::new(MemTable::try_new(schema, vec![out])?),
-    )?;
+    ctx.register_table("employees", Arc::new(MemTable::try_new(schema, vec![out])?))?;
     Ok(())
 }
 

@@ -226,11 +226,17 @@ fn unauthorized(req: &Request, f: AuthFailure) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.trim().to_ascii_lowercase().starts_with("application/json"));
+        .is_some_and(|ct| {
+            ct.trim()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
     let (content_type, body) = if json {
         (
             "application/json",
-            serde_json::json!({ "code": 16, "message": f.message() }).to_string().into_bytes(),
+            serde_json::json!({ "code": 16, "message": f.message() })
+                .to_string()
+                .into_bytes(),
         )
     } else {
         (
@@ -263,7 +269,10 @@ mod tests {
     fn only_the_configured_bearer_token_passes() {
         let t = BearerToken::new(format!("{TOKEN}\n").as_bytes(), "test").unwrap();
         assert_eq!(t.check(Some(format!("Bearer {TOKEN}").as_bytes())), Ok(()));
-        assert_eq!(t.check(Some(format!("bearer  {TOKEN} ").as_bytes())), Ok(()));
+        assert_eq!(
+            t.check(Some(format!("bearer  {TOKEN} ").as_bytes())),
+            Ok(())
+        );
         assert_eq!(t.check(None), Err(AuthFailure::Missing));
         assert_eq!(t.check(Some(TOKEN.as_bytes())), Err(AuthFailure::Missing));
         assert_eq!(
@@ -280,7 +289,9 @@ mod tests {
     #[test]
     fn weak_or_unsendable_tokens_are_refused_without_quoting_them() {
         for raw in ["", "short-token", "has a space in it, long enough"] {
-            let e = BearerToken::new(raw.as_bytes(), "ENV").unwrap_err().to_string();
+            let e = BearerToken::new(raw.as_bytes(), "ENV")
+                .unwrap_err()
+                .to_string();
             assert!(e.starts_with("bearer token from ENV"), "{e}");
             if !raw.is_empty() {
                 assert!(!e.contains(raw), "{e}");
@@ -296,7 +307,10 @@ mod tests {
             token: None,
         };
         let env = |k: &str| (k == TOKEN_ENV).then(|| TOKEN.to_owned());
-        assert!(matches!(c.load(&env), Err(SecurityError::AmbiguousToken(_))));
+        assert!(matches!(
+            c.load(&env),
+            Err(SecurityError::AmbiguousToken(_))
+        ));
         c.token_file = None;
         c.load(&env).unwrap();
         assert!(c.token.is_some());

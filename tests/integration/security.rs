@@ -182,12 +182,8 @@ fn python_export(protocol: &str, env: &[(&str, String)], users: &[&str]) -> bool
         "python client crashed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "client JSON: {e}: {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    });
+    let doc: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("client JSON: {e}: {}", String::from_utf8_lossy(&out.stdout)));
     doc["exported"].as_bool().expect("exported flag")
 }
 
@@ -353,7 +349,10 @@ fn pseudonymised_warehouse_gives_the_same_kpis_and_holds_no_clear_user() {
     for (name, t) in clear_kpis {
         let want = canonical_rows(t, &to_pseudonym);
         let got = canonical_rows(&pseudo_kpis[name], &unchanged);
-        assert_eq!(got, want, "KPI {name} differs on the pseudonymised warehouse");
+        assert_eq!(
+            got, want,
+            "KPI {name} differs on the pseudonymised warehouse"
+        );
     }
     // The comparisons meant something: users were active, every role matched someone.
     let dau = canonical_rows(&clear_kpis["dau"], &unchanged);
@@ -406,7 +405,10 @@ fn pseudonymised_warehouse_gives_the_same_kpis_and_holds_no_clear_user() {
         })
     };
     let (rows, with_at, clear_users) = counts(&clear);
-    assert!(rows > 100 && with_at > 0 && clear_users > 0, "{rows} {with_at} {clear_users}");
+    assert!(
+        rows > 100 && with_at > 0 && clear_users > 0,
+        "{rows} {with_at} {clear_users}"
+    );
     let (rows_p, with_at, clear_users) = counts(&pseudo);
     assert_eq!(rows_p, rows);
     assert_eq!(with_at, 0, "clear e-mails left in user/user_norm");
@@ -436,7 +438,10 @@ fn tls_receivers_serve_real_clients_with_the_token_and_refuse_plaintext() {
     let sdk_env = |endpoint: String, token: &str| {
         vec![
             ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
-            ("OTEL_EXPORTER_OTLP_CERTIFICATE", ca.to_str().unwrap().to_owned()),
+            (
+                "OTEL_EXPORTER_OTLP_CERTIFICATE",
+                ca.to_str().unwrap().to_owned(),
+            ),
             (
                 "OTEL_EXPORTER_OTLP_HEADERS",
                 format!("authorization=Bearer {token}"),
@@ -515,7 +520,12 @@ fn tls_receivers_serve_real_clients_with_the_token_and_refuse_plaintext() {
     let got: BTreeMap<String, String> = bridge
         .actions()
         .into_iter()
-        .map(|a| (a.user.clone().unwrap_or_default(), a.command.unwrap_or_default()))
+        .map(|a| {
+            (
+                a.user.clone().unwrap_or_default(),
+                a.command.unwrap_or_default(),
+            )
+        })
         .collect();
     let want: BTreeMap<String, String> = ["ada@example.com", "bob@example.com"]
         .iter()
@@ -579,8 +589,8 @@ fn without_the_token_both_receivers_refuse_and_count_while_probes_stay_open() {
     let body: Value =
         serde_json::from_str(text.split("\r\n\r\n").nth(1).unwrap_or("")).expect("JSON body");
     assert_eq!(body["code"], 16);
-    let health = String::from_utf8_lossy(&raw_http(bridge.http, "GET /healthz HTTP/1.1", b""))
-        .into_owned();
+    let health =
+        String::from_utf8_lossy(&raw_http(bridge.http, "GET /healthz HTTP/1.1", b"")).into_owned();
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
 
     let m = plain_metrics(bridge.http);
@@ -638,7 +648,10 @@ fn bad_keys_tokens_and_certificates_stop_the_bridge_with_clear_errors() {
     let p = |p: &Path| p.to_str().expect("utf-8").to_owned();
     let cases: Vec<(Vec<String>, Vec<(&str, String)>, &str)> = vec![
         (
-            vec!["--pseudonym-key-file".into(), "/nonexistent/pseudonym.key".into()],
+            vec![
+                "--pseudonym-key-file".into(),
+                "/nonexistent/pseudonym.key".into(),
+            ],
             vec![],
             "cannot read pseudonym key file /nonexistent/pseudonym.key",
         ),
@@ -671,17 +684,32 @@ fn bad_keys_tokens_and_certificates_stop_the_bridge_with_clear_errors() {
             "TLS needs both",
         ),
         (
-            vec!["--tls-cert".into(), p(&garbage), "--tls-key".into(), p(&key)],
+            vec![
+                "--tls-cert".into(),
+                p(&garbage),
+                "--tls-key".into(),
+                p(&key),
+            ],
             vec![],
             "no CERTIFICATE block",
         ),
         (
-            vec!["--tls-cert".into(), p(&cert), "--tls-key".into(), p(&garbage)],
+            vec![
+                "--tls-cert".into(),
+                p(&cert),
+                "--tls-key".into(),
+                p(&garbage),
+            ],
             vec![],
             "no usable PEM private key",
         ),
         (
-            vec!["--tls-cert".into(), p(&cert), "--tls-key".into(), p(&other_key)],
+            vec![
+                "--tls-cert".into(),
+                p(&cert),
+                "--tls-key".into(),
+                p(&other_key),
+            ],
             vec![],
             "does not fit certificate",
         ),
@@ -692,7 +720,10 @@ fn bad_keys_tokens_and_certificates_stop_the_bridge_with_clear_errors() {
         let out = serve_fails(&args, &env);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
-        assert!(err.contains(want), "{args:?} {env:?}: want {want:?} in {err}");
+        assert!(
+            err.contains(want),
+            "{args:?} {env:?}: want {want:?} in {err}"
+        );
         assert!(!err.contains(PSEUDONYM_KEY), "{err}");
     }
 }
@@ -769,7 +800,10 @@ topic = "user_actions"
         .expect("run");
     assert!(out.status.success());
     let printed = String::from_utf8_lossy(&out.stdout);
-    assert!(printed.contains("sasl_ssl") && printed.contains("SCRAM-SHA-512"), "{printed}");
+    assert!(
+        printed.contains("sasl_ssl") && printed.contains("SCRAM-SHA-512"),
+        "{printed}"
+    );
     assert!(printed.contains("/etc/ssl/certs/kafka-ca.pem"), "{printed}");
     assert!(!printed.contains("s3cr3t-sasl-password"), "{printed}");
     assert!(printed.contains("<redacted>"), "{printed}");
@@ -827,24 +861,55 @@ fn no_secret_appears_in_anything_the_bridge_prints_or_writes() {
     );
     // 1. --print-config, with the token and key both from files and from variables.
     let out = run(
-        &["serve", "--print-config", "--config", cfg, "--auth-token-file", tf, "--pseudonym-key-file", kf],
+        &[
+            "serve",
+            "--print-config",
+            "--config",
+            cfg,
+            "--auth-token-file",
+            tf,
+            "--pseudonym-key-file",
+            kf,
+        ],
         &[],
     );
     assert!(out.status.success());
     record(out);
     let out = run(
         &["serve", "--print-config", "--config", cfg],
-        &[("ACTIONLOG_AUTH_TOKEN", TOKEN), ("ACTIONLOG_PSEUDONYM_KEY", PSEUDONYM_KEY)],
+        &[
+            ("ACTIONLOG_AUTH_TOKEN", TOKEN),
+            ("ACTIONLOG_PSEUDONYM_KEY", PSEUDONYM_KEY),
+        ],
     );
     assert!(out.status.success());
     record(out);
     // 2. Bad configurations next to the secrets: an ambiguous token, an unknown key, a
     // token under a key the schema does not have, a KPI run on a missing warehouse.
-    let bad = write(dir.path(), "bad.toml", &format!("{}\n[auth]\ntoken = \"{TOKEN}\"\n", kafka_config_toml(&dir.path().join("x.pb"), 1.0)));
+    let bad = write(
+        dir.path(),
+        "bad.toml",
+        &format!(
+            "{}\n[auth]\ntoken = \"{TOKEN}\"\n",
+            kafka_config_toml(&dir.path().join("x.pb"), 1.0)
+        ),
+    );
     for (args, env) in [
-        (vec!["serve", "--config", cfg, "--auth-token-file", tf], vec![("ACTIONLOG_AUTH_TOKEN", TOKEN)]),
+        (
+            vec!["serve", "--config", cfg, "--auth-token-file", tf],
+            vec![("ACTIONLOG_AUTH_TOKEN", TOKEN)],
+        ),
         (vec!["serve", "--config", bad.to_str().unwrap()], vec![]),
-        (vec!["kpi", "--warehouse", "/nonexistent", "--pseudonym-key-file", kf], vec![]),
+        (
+            vec![
+                "kpi",
+                "--warehouse",
+                "/nonexistent",
+                "--pseudonym-key-file",
+                kf,
+            ],
+            vec![],
+        ),
     ] {
         let out = run(&args, &env);
         assert!(!out.status.success(), "{args:?} should fail");
@@ -860,7 +925,13 @@ fn no_secret_appears_in_anything_the_bridge_prints_or_writes() {
     let ep = format!("http://{}", bridge.grpc);
     assert!(!python_export(
         "grpc",
-        &[("OTEL_EXPORTER_OTLP_ENDPOINT", ep.clone()), ("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer nearly-the-token".into())],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", ep.clone()),
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "authorization=Bearer nearly-the-token".into()
+            )
+        ],
         &["leak@example.com"]
     ));
     let _ = raw_http(
@@ -871,7 +942,9 @@ fn no_secret_appears_in_anything_the_bridge_prints_or_writes() {
     let body = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","name":"x","startTimeUnixNano":"1700000000000000000","endTimeUnixNano":"1700000000005000000","attributes":[{"key":"action_log.command","value":{"stringValue":"_search"}},{"key":"enduser.id","value":{"stringValue":"ada@example.com"}}]}]}]}]}"#;
     let answer = raw_http(
         bridge.http,
-        &format!("POST /v1/traces HTTP/1.1\r\nContent-Type: application/json\r\nAuthorization: Bearer {TOKEN}"),
+        &format!(
+            "POST /v1/traces HTTP/1.1\r\nContent-Type: application/json\r\nAuthorization: Bearer {TOKEN}"
+        ),
         body.as_bytes(),
     );
     assert!(
@@ -891,7 +964,9 @@ fn no_secret_appears_in_anything_the_bridge_prints_or_writes() {
         texts.push((p.display().to_string(), t));
     }
     assert!(
-        texts.iter().any(|(_, t)| t.contains("actionlog bridge listening")),
+        texts
+            .iter()
+            .any(|(_, t)| t.contains("actionlog bridge listening")),
         "the debug log was captured"
     );
     for secret in [TOKEN, PSEUDONYM_KEY, SASL_PASSWORD] {
