@@ -45,13 +45,14 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The configuration file is not valid TOML for this schema.
-    #[error("invalid config file {path}: {source}")]
+    #[error("invalid config file {path}: {message}")]
     Parse {
         /// The file.
         path: PathBuf,
-        /// The parser's complaint (with line and column).
-        #[source]
-        source: Box<toml::de::Error>,
+        /// The parser's complaint and where (line, column). The parser's own rendering
+        /// quotes the offending line, which may hold a secret (a password next to a typo,
+        /// a token under a misspelt key), so only its message is kept.
+        message: String,
     },
     /// An environment variable has a value that does not parse.
     #[error("invalid value for environment variable {var}: {message}")]
@@ -64,6 +65,9 @@ pub enum ConfigError {
     /// A value is out of range or inconsistent.
     #[error("invalid configuration: {0}")]
     Invalid(String),
+    /// A key, token, certificate or private key could not be loaded (see `docs/security.md`).
+    #[error(transparent)]
+    Security(#[from] crate::server::SecurityError),
     /// A sink could not be created.
     #[error("cannot create sink {sink}: {message}")]
     Sink {
@@ -86,6 +90,10 @@ pub struct ServeConfig {
     pub forward: ForwardConfig,
     /// Where converted actions go. Empty means one stdout sink.
     pub sinks: Vec<SinkConfig>,
+    /// TLS for both receivers (see `docs/security.md`).
+    pub tls: crate::server::tls::TlsConfig,
+    /// Bearer-token authentication for both receivers (see `docs/security.md`).
+    pub auth: crate::server::auth::AuthConfig,
 }
 
 impl Default for ServeConfig {
@@ -95,6 +103,8 @@ impl Default for ServeConfig {
             convert: ConvertConfig::default(),
             forward: ForwardConfig::default(),
             sinks: vec![SinkConfig::Stdout],
+            tls: Default::default(),
+            auth: Default::default(),
         }
     }
 }
@@ -169,6 +179,15 @@ pub struct ConvertConfig {
     /// Keys whose values are redacted in the JSON fields (case-insensitive substrings, see
     /// [`crate::redact`]); an empty list turns redaction off.
     pub redact_patterns: Vec<String>,
+    /// File holding the key that turns users into pseudonyms (`ACTIONLOG_PSEUDONYM_KEY_FILE`,
+    /// `--pseudonym-key-file`; the key itself may instead come from `ACTIONLOG_PSEUDONYM_KEY`).
+    /// Unset: users are kept as they are. See [`crate::pseudonym`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pseudonym_key_file: Option<PathBuf>,
+    /// The loaded key, resolved by [`ServeConfig::load`]; never read from or written to
+    /// TOML.
+    #[serde(skip)]
+    pub pseudonymiser: Option<crate::pseudonym::Pseudonymiser>,
 }
 
 impl Default for ConvertConfig {
@@ -180,6 +199,8 @@ impl Default for ConvertConfig {
                 .iter()
                 .map(|p| (*p).to_owned())
                 .collect(),
+            pseudonym_key_file: None,
+            pseudonymiser: None,
         }
     }
 }
@@ -190,6 +211,7 @@ impl From<&ConvertConfig> for ConvertOptions {
             max_field_bytes: c.max_field_bytes,
             validate_json: c.validate_json,
             redactor: crate::redact::Redactor::new(&c.redact_patterns),
+            pseudonymiser: c.pseudonymiser.clone(),
         }
     }
 }
@@ -305,14 +327,28 @@ pub struct Overrides {
     pub forward_endpoint: Option<String>,
     /// When non-empty, replaces the whole sink list.
     pub sinks: Vec<SinkConfig>,
+    /// `convert.pseudonym_key_file`.
+    pub pseudonym_key_file: Option<PathBuf>,
+    /// `tls.cert_file` and `tls.key_file`.
+    pub tls: crate::server::tls::TlsConfig,
+    /// `auth.token_file`.
+    pub auth_token_file: Option<PathBuf>,
 }
 
 impl ServeConfig {
     /// Parses a TOML document.
     pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            source: Box::new(e),
+        toml::from_str(text).map_err(|e: toml::de::Error| {
+            let at = e.span().map(|s| {
+                let before = &text[..s.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                format!(" (line {line}, column {column})")
+            });
+            ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: format!("{}{}", e.message().trim_end(), at.unwrap_or_default()),
+            }
         })
     }
 
@@ -336,6 +372,7 @@ impl ServeConfig {
         cfg.apply_env(env)?;
         cfg.apply(flags);
         cfg.validate()?;
+        cfg.load_secrets(env)?;
         Ok(cfg)
     }
 
@@ -382,6 +419,11 @@ impl ServeConfig {
         if let Some(v) = parse::<String>(env, "ACTIONLOG_FORWARD_ENDPOINT")? {
             self.forward.endpoint = Some(v);
         }
+        if let Some(v) = parse::<PathBuf>(env, crate::pseudonym::KEY_FILE_ENV)? {
+            self.convert.pseudonym_key_file = Some(v);
+        }
+        self.tls.apply_env(env);
+        self.auth.apply_env(env);
         for sink in &mut self.sinks {
             if let SinkConfig::OtlpLog(c) = sink {
                 c.apply_env(env)?;
@@ -410,6 +452,26 @@ impl ServeConfig {
         if !o.sinks.is_empty() {
             self.sinks = o.sinks;
         }
+        if let Some(v) = o.pseudonym_key_file {
+            self.convert.pseudonym_key_file = Some(v);
+        }
+        self.tls.apply(o.tls);
+        if let Some(v) = o.auth_token_file {
+            self.auth.token_file = Some(v);
+        }
+    }
+
+    /// Loads the pseudonym key, the bearer token and the TLS certificate and key, so a bad
+    /// one stops the service at start-up rather than at the first request.
+    fn load_secrets(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        self.convert.pseudonymiser = crate::pseudonym::Pseudonymiser::from_sources(
+            self.convert.pseudonym_key_file.as_deref(),
+            env,
+        )
+        .map_err(crate::server::SecurityError::from)?;
+        self.auth.load(env)?;
+        self.tls.load()?;
+        Ok(())
     }
 
     fn validate(&self) -> Result<(), ConfigError> {

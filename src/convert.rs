@@ -22,6 +22,7 @@ use opentelemetry_sdk::trace::SpanData;
 
 use crate::convention as key;
 use crate::proto::{LongString, UserAction};
+use crate::pseudonym::Pseudonymiser;
 use crate::redact::{Outcome, REDACTED, Redactor};
 
 /// Default cap on each text field (args, output, error): 1 MiB.
@@ -39,6 +40,9 @@ pub struct ConvertOptions {
     /// Values of secret-looking keys in the JSON fields (arguments, output) are replaced
     /// (see [`crate::redact`]); on by default.
     pub redactor: Redactor,
+    /// When set, the user is replaced by its keyed pseudonym (see [`crate::pseudonym`]);
+    /// off by default.
+    pub pseudonymiser: Option<Pseudonymiser>,
 }
 
 impl Default for ConvertOptions {
@@ -47,6 +51,7 @@ impl Default for ConvertOptions {
             max_field_bytes: DEFAULT_MAX_FIELD_BYTES,
             validate_json: true,
             redactor: Redactor::default(),
+            pseudonymiser: None,
         }
     }
 }
@@ -416,6 +421,7 @@ fn convert_fields<'r, S: SpanView>(
             None
         }
     };
+    let user = pseudonymise_user(user, opts);
     let host_name = match found.host.take() {
         Some(v) => Some(scalar_text(v, key::HOST_NAME, &mut warnings)),
         None => resource_host.map(Text::Borrowed),
@@ -569,6 +575,17 @@ impl<A: AttrLike> Fields<'_, A> {
                 put_str(field, v, buf);
             }
         }
+    }
+}
+
+/// The privacy step: the user becomes its keyed pseudonym when a key is configured.
+fn pseudonymise_user<'r, A: AttrLike>(
+    user: Option<Text<'r, A>>,
+    opts: &ConvertOptions,
+) -> Option<Text<'r, A>> {
+    match (&opts.pseudonymiser, user) {
+        (Some(p), Some(u)) => Some(Text::Owned(p.pseudonymise(u.as_str()))),
+        (_, u) => u,
     }
 }
 

@@ -43,6 +43,7 @@ pub mod hooks;
 pub mod json;
 pub mod kpi;
 pub mod proto;
+pub mod pseudonym;
 pub mod redact;
 mod runtime;
 pub mod server;

@@ -47,7 +47,7 @@ pub(crate) fn run(args: Args) -> CliResult {
         seed: args.seed,
         ..GenerateConfig::default()
     };
-    let g = generate(cfg, &warehouse, args.path, Some(&employees))?;
+    let g = generate(cfg, &warehouse, args.path, Some(&employees), None)?;
     println!(
         "generated {} action(s) for {} user(s) over {} day(s) through the {} path into {} ({:.1}s)",
         g.actions,

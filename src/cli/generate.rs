@@ -60,6 +60,10 @@ pub(crate) struct Args {
     /// Also write the matching employee table (CSV: email,role) here.
     #[arg(long)]
     pub(crate) employees_out: Option<PathBuf>,
+    /// Pseudonymise users with the key in this file (or ACTIONLOG_PSEUDONYM_KEY), as the
+    /// bridge does; the employee table stays clear (`actionlog kpi` hashes it with the key).
+    #[arg(long)]
+    pub(crate) pseudonym_key_file: Option<PathBuf>,
 }
 
 impl Args {
@@ -89,6 +93,7 @@ pub(crate) fn generate(
     warehouse: &Path,
     path: Route,
     employees_out: Option<&Path>,
+    pseudonymiser: Option<crate::pseudonym::Pseudonymiser>,
 ) -> Result<Generated, Box<dyn std::error::Error + Send + Sync>> {
     let started = Instant::now();
     let g = Generator::new(cfg);
@@ -104,7 +109,13 @@ pub(crate) fn generate(
         Route::Direct => {
             let mut w = WarehouseWriter::open(warehouse)?;
             for day in g.days() {
-                let batch = g.day(day);
+                let mut batch = g.day(day);
+                // The direct route skips conversion, so it applies the same step itself.
+                if let Some(p) = &pseudonymiser {
+                    for a in &mut batch {
+                        a.user = a.user.as_deref().map(|u| p.pseudonymise(u));
+                    }
+                }
                 for chunk in batch.chunks(8192) {
                     w.write(chunk)?;
                 }
@@ -115,7 +126,13 @@ pub(crate) fn generate(
         }
         Route::Real => {
             let sink = Arc::new(WarehouseSink::open(warehouse)?);
-            let exporter = UserActionExporter::builder().with_sink(sink).build()?;
+            let exporter = UserActionExporter::builder()
+                .with_sink(sink)
+                .with_convert_options(crate::convert::ConvertOptions {
+                    pseudonymiser,
+                    ..Default::default()
+                })
+                .build()?;
             let stats = exporter.stats();
             // A queue large enough for a day of traffic, flushed after each day, so that no
             // span is dropped for a full queue.
@@ -168,6 +185,9 @@ pub(crate) fn run(args: Args) -> CliResult {
         &args.warehouse,
         args.path,
         args.employees_out.as_deref(),
+        crate::pseudonym::Pseudonymiser::from_sources(args.pseudonym_key_file.as_deref(), &|k| {
+            std::env::var(k).ok()
+        })?,
     )?;
     println!(
         "generated {} action(s) over {} day(s) for {} user(s) into {} in {:.1}s ({:.0} actions/s)",

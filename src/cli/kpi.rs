@@ -59,11 +59,15 @@ pub(crate) struct Args {
     /// Write the output to this file instead of stdout.
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,
+    /// The key file the warehouse's users were pseudonymised with (or set
+    /// ACTIONLOG_PSEUDONYM_KEY): employee e-mails and --exclude-user are hashed alike.
+    #[arg(long)]
+    pub(crate) pseudonym_key_file: Option<PathBuf>,
 }
 
 impl Args {
-    pub(crate) fn options(&self) -> KpiOptions {
-        KpiOptions {
+    pub(crate) fn options(&self) -> Result<KpiOptions, crate::pseudonym::KeyError> {
+        Ok(KpiOptions {
             from: self.from,
             to: self.to,
             exclude_users: self.exclude_users.clone(),
@@ -71,7 +75,11 @@ impl Args {
             min_role_headcount: self.min_role_headcount,
             employees: self.employees.clone(),
             progress: true,
-        }
+            pseudonymiser: crate::pseudonym::Pseudonymiser::from_sources(
+                self.pseudonym_key_file.as_deref(),
+                &|k| std::env::var(k).ok(),
+            )?,
+        })
     }
 }
 
@@ -105,7 +113,7 @@ pub(crate) fn compute_blocking(
 }
 
 pub(crate) fn run(args: Args) -> CliResult {
-    let report = match compute_blocking(&args.warehouse, &args.options()) {
+    let report = match compute_blocking(&args.warehouse, &args.options()?) {
         Ok(r) => r,
         Err(KpiError::EmptyWarehouse) => {
             eprintln!(

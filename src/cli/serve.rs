@@ -53,6 +53,19 @@ pub(crate) struct Args {
     /// Protocol of --otlp-log-endpoint: grpc or http/protobuf [default: grpc].
     #[arg(long, requires = "otlp_log_endpoint")]
     otlp_log_protocol: Option<crate::sink::otlp_log::LogProtocol>,
+    /// File with the key that turns users into HMAC-SHA256 pseudonyms (or set
+    /// ACTIONLOG_PSEUDONYM_KEY; see docs/security.md).
+    #[arg(long)]
+    pseudonym_key_file: Option<PathBuf>,
+    /// PEM certificate chain: serve both receivers over TLS (with --tls-key).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// File with the bearer token OTLP clients must send (or set ACTIONLOG_AUTH_TOKEN).
+    #[arg(long)]
+    auth_token_file: Option<PathBuf>,
 }
 
 /// Loads the configuration, then serves until SIGTERM/SIGINT.
@@ -85,6 +98,13 @@ pub(crate) fn run(args: Args) -> CliResult {
         shutdown_timeout_secs: args.shutdown_timeout_secs,
         forward_endpoint: args.forward_endpoint,
         sinks,
+        pseudonym_key_file: args.pseudonym_key_file,
+        tls: crate::server::tls::TlsConfig {
+            cert_file: args.tls_cert,
+            key_file: args.tls_key,
+            loaded: None,
+        },
+        auth_token_file: args.auth_token_file,
     };
     let cfg = ServeConfig::load(
         args.config.as_deref(),

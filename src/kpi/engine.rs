@@ -40,6 +40,10 @@ pub struct KpiOptions {
     pub employees: Option<PathBuf>,
     /// Show a progress bar on stderr (only drawn on a terminal).
     pub progress: bool,
+    /// The key the warehouse's users were pseudonymised with: employee e-mails and
+    /// `exclude_users` get the same keyed hash, so the joins still match (see
+    /// [`crate::pseudonym`]).
+    pub pseudonymiser: Option<crate::pseudonym::Pseudonymiser>,
 }
 
 impl Default for KpiOptions {
@@ -52,6 +56,7 @@ impl Default for KpiOptions {
             min_role_headcount: 5,
             employees: None,
             progress: false,
+            pseudonymiser: None,
         }
     }
 }
@@ -100,9 +105,13 @@ pub async fn compute(dir: &Path, opts: &KpiOptions) -> Result<KpiReport, KpiErro
 
     let ctx = SessionContext::new_with_config(SessionConfig::new().with_information_schema(false));
     register_actions(&ctx, &files).await?;
-    register_params(&ctx, &window, &opts.exclude_users)?;
+    let exclude = pseudonymised(&opts.exclude_users, opts.pseudonymiser.as_ref());
+    register_params(&ctx, &window, &exclude)?;
     if let Some(path) = &opts.employees {
         register_employees(&ctx, path).await?;
+        if let Some(p) = &opts.pseudonymiser {
+            pseudonymise_employees(&ctx, p).await?;
+        }
     }
 
     let kpis: Vec<_> = KPIS
@@ -315,6 +324,47 @@ async fn register_employees(ctx: &SessionContext, path: &Path) -> Result<(), Kpi
          CAST(role AS VARCHAR) AS role FROM employees_raw",
     )
     .await?;
+    Ok(())
+}
+
+/// The users as the warehouse holds them: pseudonyms when a key is given.
+fn pseudonymised(users: &[String], p: Option<&crate::pseudonym::Pseudonymiser>) -> Vec<String> {
+    users
+        .iter()
+        .map(|u| p.map_or_else(|| u.clone(), |p| p.pseudonymise(u)))
+        .collect()
+}
+
+/// Replaces the `employees` view by a table whose e-mails are pseudonyms made with the
+/// warehouse's key. The table is small (one row per employee), so it is hashed in memory.
+async fn pseudonymise_employees(
+    ctx: &SessionContext,
+    p: &crate::pseudonym::Pseudonymiser,
+) -> Result<(), KpiError> {
+    use datafusion::arrow::compute::cast;
+    let batches = ctx.table("employees").await?.collect().await?;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("email", DataType::Utf8, true),
+        Field::new("role", DataType::Utf8, true),
+    ]));
+    let mut out = Vec::with_capacity(batches.len());
+    for b in batches {
+        let email = cast(b.column(0), &DataType::Utf8)?;
+        let role = cast(b.column(1), &DataType::Utf8)?;
+        let hashed: StringArray = email
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .into_iter()
+            .flat_map(|a| a.iter())
+            .map(|e| e.map(|e| p.pseudonymise(e)))
+            .collect();
+        out.push(RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(hashed), role],
+        )?);
+    }
+    ctx.deregister_table("employees")?;
+    ctx.register_table("employees", Arc::new(MemTable::try_new(schema, vec![out])?))?;
     Ok(())
 }
 

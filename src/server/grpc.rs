@@ -19,7 +19,7 @@ use tonic::codec::CompressionEncoding;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
-use super::{Ingest, IngestError, IngestOutcome};
+use super::{Ingest, IngestError, IngestOutcome, Protection};
 
 /// The tonic service.
 #[derive(Debug, Clone)]
@@ -87,6 +87,7 @@ fn reason(code: &str) -> &'static str {
         "12" => "unimplemented",
         "13" => "decode_error",
         "14" => "unavailable",
+        "16" => "unauthenticated",
         _ => "other",
     }
 }
@@ -97,13 +98,16 @@ pub async fn serve(
     listener: TcpListener,
     ingest: Arc<Ingest>,
     max_body_bytes: usize,
+    protection: Protection,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
     let metrics = ingest.metrics().clone();
+    let auth = super::auth::GrpcAuth::new(protection.auth, metrics.clone());
     let svc = TraceServiceServer::new(TraceReceiver::new(ingest))
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(max_body_bytes);
+    let svc = tonic::service::interceptor::InterceptedService::new(svc, auth);
     // Errors answered "trailers-only" carry grpc-status in the headers: that covers every
     // whole-request refusal (size limit, decode error, UNAVAILABLE), which is what the
     // requests_rejected metric counts.
@@ -119,7 +123,11 @@ pub async fn serve(
         }
         resp
     });
-    tonic::transport::Server::builder()
+    let mut server = tonic::transport::Server::builder();
+    if let Some(tls) = &protection.tls {
+        server = server.tls_config(tls.grpc()).map_err(|e| e.to_string())?;
+    }
+    server
         .layer(count)
         .add_service(svc)
         .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)

@@ -21,7 +21,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use tokio::net::TcpListener;
 
-use super::{Ingest, IngestError};
+use super::{Ingest, IngestError, Protection};
 
 /// HTTP receiver settings.
 #[derive(Debug, Clone, Copy)]
@@ -40,11 +40,11 @@ struct AppState {
 
 /// `google.rpc.Status`, the body of OTLP/HTTP error answers (details are not used).
 #[derive(Clone, PartialEq, Message)]
-struct RpcStatus {
+pub(super) struct RpcStatus {
     #[prost(int32, tag = "1")]
-    code: i32,
+    pub(super) code: i32,
     #[prost(string, tag = "2")]
-    message: String,
+    pub(super) message: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -297,11 +297,25 @@ pub async fn serve(
     listener: TcpListener,
     ingest: Arc<Ingest>,
     settings: HttpSettings,
+    protection: Protection,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
+    let metrics = ingest.metrics().clone();
     let app = router(AppState { ingest, settings });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| e.to_string())
+    let app = super::auth::require_bearer(app, protection.auth, metrics);
+    let served = match protection.tls {
+        Some(tls) => {
+            let listener = super::tls::TlsListener::new(listener, tls.http_acceptor())
+                .map_err(|e| e.to_string())?;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    };
+    served.map_err(|e| e.to_string())
 }

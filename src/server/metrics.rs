@@ -28,6 +28,7 @@ pub struct Metrics {
     convert_warnings: Family<Label, Counter>,
     non_action_spans: Family<Label, Counter>,
     requests_rejected: Family<Labels2, Counter>,
+    requests_unauthenticated: Family<Label, Counter>,
     sink_write_seconds: Histogram,
     sink_errors: Family<Label, Counter>,
     queue_depth: Gauge<i64, AtomicI64>,
@@ -79,6 +80,12 @@ impl Metrics {
             "Export requests refused as a whole, by transport and reason",
             requests_rejected.clone(),
         );
+        let requests_unauthenticated = Family::<Label, Counter>::default();
+        registry.register(
+            "requests_unauthenticated",
+            "Export requests refused for a missing or wrong bearer token, by protocol",
+            requests_unauthenticated.clone(),
+        );
         let sink_write_seconds = Histogram::new([
             0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
         ]);
@@ -107,6 +114,7 @@ impl Metrics {
             convert_warnings,
             non_action_spans,
             requests_rejected,
+            requests_unauthenticated,
             sink_write_seconds,
             sink_errors,
             queue_depth,
@@ -147,6 +155,12 @@ impl Metrics {
     pub fn request_rejected(&self, transport: &'static str, reason: &'static str) {
         self.requests_rejected
             .get_or_create(&[("transport", transport), ("reason", reason)])
+            .inc();
+    }
+    /// A request without the right bearer token was refused.
+    pub fn unauthenticated(&self, protocol: &'static str) {
+        self.requests_unauthenticated
+            .get_or_create(&[("protocol", protocol)])
             .inc();
     }
     /// A sink write took `d`.

@@ -22,11 +22,33 @@ use crate::config::ServeConfig;
 use crate::convert::{ConvertOptions, SpanView, convert, convert_encoded, otlp_resource_host};
 use crate::sink::{EncodedBatch, Sink};
 
+pub mod auth;
 pub mod grpc;
 pub mod http;
 pub mod metrics;
+mod security;
+pub mod tls;
 
 pub use metrics::Metrics;
+pub use security::SecurityError;
+
+/// TLS and authentication, shared by both receivers (see [`tls`] and [`auth`]).
+#[derive(Debug, Clone, Default)]
+pub struct Protection {
+    /// Serve TLS with this certificate and key; plaintext when `None`.
+    pub tls: Option<tls::TlsMaterial>,
+    /// Require this bearer token on OTLP requests; open when `None`.
+    pub auth: Option<auth::BearerToken>,
+}
+
+impl Protection {
+    fn of(cfg: &ServeConfig) -> Self {
+        Self {
+            tls: cfg.tls.loaded.clone(),
+            auth: cfg.auth.token.clone(),
+        }
+    }
+}
 
 /// How many distinct conversion errors are quoted in a `partial_success` message.
 const MAX_QUOTED_ERRORS: usize = 5;
@@ -401,10 +423,12 @@ pub async fn start(cfg: &ServeConfig) -> Result<Running, ServeError> {
     let wait = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
+    let protection = Protection::of(cfg);
     let grpc = tokio::spawn(grpc::serve(
         grpc_listener,
         ingest.clone(),
         cfg.server.max_body_bytes,
+        protection.clone(),
         wait(stopped.clone()),
     ));
     let http = tokio::spawn(http::serve(
@@ -414,9 +438,18 @@ pub async fn start(cfg: &ServeConfig) -> Result<Running, ServeError> {
             max_body_bytes: cfg.server.max_body_bytes,
             retry_after_secs: cfg.server.retry_after_secs,
         },
+        protection.clone(),
         wait(stopped),
     ));
-    tracing::info!(%grpc_addr, %http_addr, sinks = cfg.sinks.len(), "actionlog bridge listening");
+    tracing::info!(
+        %grpc_addr,
+        %http_addr,
+        sinks = cfg.sinks.len(),
+        tls = protection.tls.is_some(),
+        auth = protection.auth.is_some(),
+        pseudonymise = cfg.convert.pseudonymiser.is_some(),
+        "actionlog bridge listening"
+    );
     Ok(Running {
         grpc_addr,
         http_addr,

@@ -22,6 +22,7 @@ mod kafka;
 mod kpi;
 #[cfg(feature = "kafka")]
 mod load;
+mod security;
 mod tracing_compat;
 mod ui;
 mod wire_compat;
