@@ -86,6 +86,8 @@ pub struct ServeConfig {
     pub forward: ForwardConfig,
     /// Where converted actions go. Empty means one stdout sink.
     pub sinks: Vec<SinkConfig>,
+    /// The durable mode's write-ahead spool (off unless `dir` is set; see `docs/faults.md`).
+    pub spool: crate::spool::SpoolConfig,
 }
 
 impl Default for ServeConfig {
@@ -95,6 +97,7 @@ impl Default for ServeConfig {
             convert: ConvertConfig::default(),
             forward: ForwardConfig::default(),
             sinks: vec![SinkConfig::Stdout],
+            spool: Default::default(),
         }
     }
 }
@@ -305,6 +308,8 @@ pub struct Overrides {
     pub forward_endpoint: Option<String>,
     /// When non-empty, replaces the whole sink list.
     pub sinks: Vec<SinkConfig>,
+    /// `spool.dir` (durable mode).
+    pub spool_dir: Option<PathBuf>,
 }
 
 impl ServeConfig {
@@ -379,6 +384,9 @@ impl ServeConfig {
         if let Some(v) = parse(env, "ACTIONLOG_SHUTDOWN_TIMEOUT_SECS")? {
             s.shutdown_timeout_secs = v;
         }
+        if let Some(v) = parse::<PathBuf>(env, "ACTIONLOG_SPOOL_DIR")? {
+            self.spool.dir = Some(v);
+        }
         if let Some(v) = parse::<String>(env, "ACTIONLOG_FORWARD_ENDPOINT")? {
             self.forward.endpoint = Some(v);
         }
@@ -409,6 +417,9 @@ impl ServeConfig {
         }
         if !o.sinks.is_empty() {
             self.sinks = o.sinks;
+        }
+        if let Some(v) = o.spool_dir {
+            self.spool.dir = Some(v);
         }
     }
 

@@ -47,6 +47,7 @@ pub mod redact;
 mod runtime;
 pub mod server;
 pub mod sink;
+pub mod spool;
 pub mod user;
 pub mod warehouse;
 

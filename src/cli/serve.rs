@@ -50,6 +50,10 @@ pub(crate) struct Args {
     /// sinks).
     #[arg(long)]
     otlp_log_endpoint: Option<String>,
+    /// Durable mode: spool every request's actions here, synced, before answering it
+    /// (`spool.dir`, `ACTIONLOG_SPOOL_DIR`).
+    #[arg(long)]
+    spool_dir: Option<PathBuf>,
     /// Protocol of --otlp-log-endpoint: grpc or http/protobuf [default: grpc].
     #[arg(long, requires = "otlp_log_endpoint")]
     otlp_log_protocol: Option<crate::sink::otlp_log::LogProtocol>,
@@ -85,6 +89,7 @@ pub(crate) fn run(args: Args) -> CliResult {
         shutdown_timeout_secs: args.shutdown_timeout_secs,
         forward_endpoint: args.forward_endpoint,
         sinks,
+        spool_dir: args.spool_dir,
     };
     let cfg = ServeConfig::load(
         args.config.as_deref(),

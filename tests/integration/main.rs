@@ -9,6 +9,8 @@ mod collector_config;
 mod decorator;
 mod duckdb;
 mod exporter;
+#[cfg(feature = "kafka")]
+mod faults;
 mod generate;
 #[cfg(feature = "kafka")]
 mod kafka;
