@@ -509,7 +509,11 @@ async fn forward(sh: Arc<Shared>, mut seq: u64) {
             // A sealed segment, read to its end (or to a torn tail left by a crash).
             let rest = chunk.len() - used;
             if rest > 0 || corrupt {
-                tracing::warn!(seq, bytes = rest, "ignoring the torn end of a spool segment (never acknowledged)");
+                tracing::warn!(
+                    seq,
+                    bytes = rest,
+                    "ignoring the torn end of a spool segment (never acknowledged)"
+                );
             }
             match sh.sink.flush().await {
                 Ok(()) => {

@@ -355,9 +355,12 @@ pub async fn start(cfg: &ServeConfig) -> Result<Running, ServeError> {
     let mut sink = crate::config::build_sink(&cfg.sinks)?;
     let mut metrics = Metrics::new();
     if let Some(dir) = &cfg.spool.dir {
-        sink = Arc::new(
-            crate::spool::SpoolSink::open(dir, cfg.spool.max_bytes, sink, metrics.registry_mut())?,
-        );
+        sink = Arc::new(crate::spool::SpoolSink::open(
+            dir,
+            cfg.spool.max_bytes,
+            sink,
+            metrics.registry_mut(),
+        )?);
     }
     let metrics = Arc::new(metrics);
     let mut ingest = Ingest::new(sink, (&cfg.convert).into(), metrics);

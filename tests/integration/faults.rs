@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actionlog::UserAction;
-use actionlog::sink::kafka::{BufferFullPolicy, KafkaSink, KafkaSinkConfig, decode_value};
 use actionlog::sink::Sink;
+use actionlog::sink::kafka::{BufferFullPolicy, KafkaSink, KafkaSinkConfig, decode_value};
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
@@ -73,8 +73,24 @@ impl Serve {
         s
     }
 
+    /// The server's log, without terminal colour codes.
     fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        let raw = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let mut out = String::with_capacity(raw.len());
+        let mut chars = raw.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                // Skip "ESC [ ... m".
+                for c in chars.by_ref() {
+                    if c == 'm' {
+                        break;
+                    }
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
     }
 
     fn pid(&self) -> u32 {
@@ -96,7 +112,10 @@ impl Serve {
             if let Some(status) = child.try_wait().expect("wait") {
                 return status;
             }
-            assert!(Instant::now() < deadline, "bridge did not exit after SIG{sig}");
+            assert!(
+                Instant::now() < deadline,
+                "bridge did not exit after SIG{sig}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -337,7 +356,10 @@ fn fault_broker_outage_under_load_every_action_delivered_or_dropped_and_counted(
         dropped > 0,
         "the buffer overflowed during the outage and the overflow was counted"
     );
-    assert_eq!(failed, 0, "nothing timed out: the outage is shorter than message_timeout");
+    assert_eq!(
+        failed, 0,
+        "nothing timed out: the outage is shorter than message_timeout"
+    );
     assert_eq!(
         produced,
         delivered + dropped + failed,
@@ -349,8 +371,8 @@ fn fault_broker_outage_under_load_every_action_delivered_or_dropped_and_counted(
         delivered,
         "what the sink counts as delivered is on the topics"
     );
-    rt.block_on(sink.shutdown(Duration::from_secs(5)))
-        .expect("sink shutdown");
+    // The provider's shutdown shut the sink down with it.
+    assert!(rt.block_on(sink.write(&[])).is_err(), "the sink is closed");
 }
 
 // ---- 2. SIGKILL in durable mode -----------------------------------------------------
@@ -362,7 +384,12 @@ fn fault_sigkill_in_durable_mode_loses_no_acknowledged_action() {
     let (out1, out2) = (dir.path().join("run1.pb"), dir.path().join("run2.pb"));
     let spool_s = spool.to_str().expect("utf-8 path");
     let mut first = Serve::start(
-        &["--spool-dir", spool_s, "--file", out1.to_str().expect("path")],
+        &[
+            "--spool-dir",
+            spool_s,
+            "--file",
+            out1.to_str().expect("path"),
+        ],
         None,
         &dir.path().join("run1.log"),
     );
@@ -383,7 +410,12 @@ fn fault_sigkill_in_durable_mode_loses_no_acknowledged_action() {
 
     // Restart on the same spool: what the first process had not delivered is replayed.
     let mut second = Serve::start(
-        &["--spool-dir", spool_s, "--file", out2.to_str().expect("path")],
+        &[
+            "--spool-dir",
+            spool_s,
+            "--file",
+            out2.to_str().expect("path"),
+        ],
         None,
         &dir.path().join("run2.log"),
     );
@@ -393,7 +425,11 @@ fn fault_sigkill_in_durable_mode_loses_no_acknowledged_action() {
     let m = second.metrics();
     let replayed_segments = metric(&m, "actionlog_spool_replayed_segments_total");
     let status = second.signal_and_wait("TERM");
-    assert!(status.success(), "clean exit: {status:?}\n{}", second.log_text());
+    assert!(
+        status.success(),
+        "clean exit: {status:?}\n{}",
+        second.log_text()
+    );
     let (run2, torn2) = read_lenient(&out2);
     assert!(!torn2, "a cleanly stopped sink file has no torn tail");
 
@@ -417,7 +453,10 @@ fn fault_sigkill_in_durable_mode_loses_no_acknowledged_action() {
         lost.len()
     );
     assert!(acked.len() >= 20_000, "traffic was flowing");
-    assert!(left_segments > 0, "the killed process left its spool behind");
+    assert!(
+        left_segments > 0,
+        "the killed process left its spool behind"
+    );
     assert!(replayed_segments > 0.0, "the restart replayed them");
     assert!(
         lost.is_empty(),
@@ -425,7 +464,11 @@ fn fault_sigkill_in_durable_mode_loses_no_acknowledged_action() {
         lost.len(),
         &lost[..lost.len().min(3)]
     );
-    assert_eq!(spool_segments(&spool), 0, "a clean stop leaves an empty spool");
+    assert_eq!(
+        spool_segments(&spool),
+        0,
+        "a clean stop leaves an empty spool"
+    );
 }
 
 // ---- 3. SIGTERM under load ----------------------------------------------------------
@@ -479,7 +522,11 @@ fn fault_sigterm_under_load_drains_and_flushes_every_accepted_action() {
     let on_topic = consume_all(&brokers, &topic, acked.len());
     let written: HashSet<String> = on_topic
         .iter()
-        .filter_map(|m| decode_value(m.payload().expect("value")).expect("decode").span_id)
+        .filter_map(|m| {
+            decode_value(m.payload().expect("value"))
+                .expect("decode")
+                .span_id
+        })
         .collect();
     let lost = acked.difference(&written).count();
     println!(
@@ -535,7 +582,10 @@ fn fault_sigterm_with_a_stuck_sink_reports_the_shortfall_and_keeps_it_spooled() 
                 .map(|n| action_span(n, "_get_table_metadata"))
                 .collect();
             let ids: Vec<String> = spans.iter().map(|s| hex(&s.span_id)).collect();
-            client.export(request(spans)).await.expect("spooled: acknowledged");
+            client
+                .export(request(spans))
+                .await
+                .expect("spooled: acknowledged");
             acked.extend(ids);
         }
     });
@@ -546,7 +596,11 @@ fn fault_sigterm_with_a_stuck_sink_reports_the_shortfall_and_keeps_it_spooled() 
         .find(|l| l.contains("actions still in the spool"))
         .unwrap_or_else(|| panic!("no shortfall line in\n{log}"))
         .to_owned();
-    assert_eq!(status.code(), Some(1), "a shortfall is a failed shutdown\n{log}");
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "a shortfall is a failed shutdown\n{log}"
+    );
     assert!(reported.contains("undelivered=1000"), "{reported}");
     // The broker answers again and the bridge restarts on the same spool: the shortfall is
     // delivered.
@@ -560,7 +614,11 @@ fn fault_sigterm_with_a_stuck_sink_reports_the_shortfall_and_keeps_it_spooled() 
     let on_topic = consume_all(&broker.addr(), &topic, acked.len());
     let written: HashSet<String> = on_topic
         .iter()
-        .filter_map(|m| decode_value(m.payload().expect("value")).expect("decode").span_id)
+        .filter_map(|m| {
+            decode_value(m.payload().expect("value"))
+                .expect("decode")
+                .span_id
+        })
         .collect();
     let lost = acked.iter().filter(|id| !written.contains(*id)).count();
     println!(
@@ -627,8 +685,12 @@ fn fault_stuck_sink_bounded_memory_retryable_errors_and_a_responsive_server() {
     let statuses = Arc::new(Mutex::new(std::collections::BTreeMap::<String, u64>::new()));
     let mut clients = Vec::new();
     for _ in 0..12 {
-        let (stop, offered, statuses, body) =
-            (stop.clone(), offered.clone(), statuses.clone(), body.clone());
+        let (stop, offered, statuses, body) = (
+            stop.clone(),
+            offered.clone(),
+            statuses.clone(),
+            body.clone(),
+        );
         clients.push(std::thread::spawn(move || {
             while !stop.load(Ordering::Acquire) {
                 let r = http_request(
@@ -656,7 +718,9 @@ fn fault_stuck_sink_bounded_memory_retryable_errors_and_a_responsive_server() {
                 .await
                 .expect("connect");
             while !stop.load(Ordering::Acquire) {
-                let spans = (0..500).map(|n| action_span(n, "_search_resources")).collect();
+                let spans = (0..500)
+                    .map(|n| action_span(n, "_search_resources"))
+                    .collect();
                 let key = match client.export(request(spans)).await {
                     Ok(_) => "grpc OK".to_owned(),
                     Err(s) => format!("grpc {:?}", s.code()),
@@ -717,25 +781,42 @@ fn fault_stuck_sink_bounded_memory_retryable_errors_and_a_responsive_server() {
         ),
     );
     let count = |k: &str| statuses.get(k).copied().unwrap_or(0);
-    assert!(count("http 429 retry-after=2") > 0, "busy answered 429 + Retry-After");
-    assert!(count("http 503 retry-after=2") > 0, "sink timeout answered 503 + Retry-After");
-    assert!(count("grpc Unavailable") > 0, "gRPC clients get UNAVAILABLE");
-    let retryable = ["http 429 retry-after=2", "http 503 retry-after=2", "grpc Unavailable"];
     assert!(
-        statuses
-            .iter()
-            .all(|(k, _)| retryable.contains(&k.as_str()) || k == "grpc OK" || k == "http 200 retry-after=-"),
+        count("http 429 retry-after=2") > 0,
+        "busy answered 429 + Retry-After"
+    );
+    assert!(
+        count("http 503 retry-after=2") > 0,
+        "sink timeout answered 503 + Retry-After"
+    );
+    assert!(
+        count("grpc Unavailable") > 0,
+        "gRPC clients get UNAVAILABLE"
+    );
+    let retryable = [
+        "http 429 retry-after=2",
+        "http 503 retry-after=2",
+        "grpc Unavailable",
+    ];
+    assert!(
+        statuses.iter().all(|(k, _)| retryable.contains(&k.as_str())
+            || k == "grpc OK"
+            || k == "http 200 retry-after=-"),
         "only success or retryable answers: {statuses:?}"
     );
-    assert!(metric(&m, "actionlog_sink_errors_total{kind=\"timeout\"}") > 0.0, "{m}");
-    assert!(depth <= INFLIGHT as f64, "admission bounds the requests held");
     assert!(
-        growth_mib < 256,
-        "memory stays bounded while the sink is stuck: +{growth_mib} MiB"
+        metric(&m, "actionlog_sink_errors_total{kind=\"timeout\"}") > 0.0,
+        "{m}"
     );
     assert!(
-        offered_mib > 2 * growth_mib,
-        "the load offered far more than the memory grew ({offered_mib} MiB offered)"
+        depth <= INFLIGHT as f64,
+        "admission bounds the requests held"
+    );
+    // The bound: INFLIGHT request bodies being converted plus the producer's buffer
+    // (buffer_max_kbytes = 8 MiB); 128 MiB leaves room for the allocator's slack.
+    assert!(
+        growth_mib < 128,
+        "memory stays bounded while the sink is stuck: +{growth_mib} MiB"
     );
     assert_eq!(recovered, 200, "the bridge recovers once the sink does");
 }
@@ -782,7 +863,9 @@ fn read_warehouse(dir: &Path) -> (Vec<String>, usize, usize) {
     let (mut ids, mut files, mut hidden) = (Vec::new(), 0, 0);
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.filter_map(Result::ok) {
             let p = e.path();
             let name = e.file_name().to_string_lossy().into_owned();
@@ -801,7 +884,11 @@ fn read_warehouse(dir: &Path) -> (Vec<String>, usize, usize) {
                     let batch = batch.expect("batch");
                     let col = batch.column_by_name("span_id").expect("span_id column");
                     let col = col.as_string::<i32>();
-                    ids.extend((0..col.len()).filter(|&i| col.is_valid(i)).map(|i| col.value(i).to_owned()));
+                    ids.extend(
+                        (0..col.len())
+                            .filter(|&i| col.is_valid(i))
+                            .map(|i| col.value(i).to_owned()),
+                    );
                 }
             }
         }
@@ -860,7 +947,10 @@ fn fault_warehouse_on_a_read_only_disk_acknowledges_nothing() {
     );
     for (status, body) in &answers {
         assert_eq!(*status, 503, "retryable: nothing was accepted");
-        assert!(body.contains("Read-only file system"), "a clear error: {body}");
+        assert!(
+            body.contains("Read-only file system"),
+            "a clear error: {body}"
+        );
     }
     assert_eq!(metric(&m, "actionlog_actions_converted_total"), 0.0);
     assert!(log.contains("Read-only file system"), "{log}");
@@ -912,7 +1002,10 @@ fn fault_warehouse_disk_full_in_durable_mode_keeps_acknowledged_actions_until_wr
                 ));
             }
             let ids: Vec<String> = spans.iter().map(|s| hex(&s.span_id)).collect();
-            client.export(request(spans)).await.expect("acknowledged into the spool");
+            client
+                .export(request(spans))
+                .await
+                .expect("acknowledged into the spool");
             acked.extend(ids);
         }
     });
@@ -948,5 +1041,8 @@ fn fault_warehouse_disk_full_in_durable_mode_keeps_acknowledged_actions_until_wr
         "the disk really was too small for the data"
     );
     assert_eq!(lost, 0, "every acknowledged action reached the warehouse");
-    assert_eq!(hidden_after, 0, "failed files leave no temporary file behind");
+    assert_eq!(
+        hidden_after, 0,
+        "failed files leave no temporary file behind"
+    );
 }
