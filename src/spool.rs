@@ -607,13 +607,12 @@ impl Sink for SpoolSink {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        if let Some(mut h) = handle {
-            if tokio::time::timeout_at(deadline.into(), &mut h)
+        if let Some(mut h) = handle
+            && tokio::time::timeout_at(deadline.into(), &mut h)
                 .await
                 .is_err()
-            {
-                h.abort();
-            }
+        {
+            h.abort();
         }
         let left = deadline.saturating_duration_since(Instant::now());
         let inner = self
