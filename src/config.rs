@@ -94,6 +94,8 @@ pub struct ServeConfig {
     pub tls: crate::server::tls::TlsConfig,
     /// Bearer-token authentication for both receivers (see `docs/security.md`).
     pub auth: crate::server::auth::AuthConfig,
+    /// The durable mode's write-ahead spool (off unless `dir` is set; see `docs/faults.md`).
+    pub spool: crate::spool::SpoolConfig,
 }
 
 impl Default for ServeConfig {
@@ -105,6 +107,7 @@ impl Default for ServeConfig {
             sinks: vec![SinkConfig::Stdout],
             tls: Default::default(),
             auth: Default::default(),
+            spool: Default::default(),
         }
     }
 }
@@ -333,6 +336,8 @@ pub struct Overrides {
     pub tls: crate::server::tls::TlsConfig,
     /// `auth.token_file`.
     pub auth_token_file: Option<PathBuf>,
+    /// `spool.dir` (durable mode).
+    pub spool_dir: Option<PathBuf>,
 }
 
 impl ServeConfig {
@@ -416,6 +421,9 @@ impl ServeConfig {
         if let Some(v) = parse(env, "ACTIONLOG_SHUTDOWN_TIMEOUT_SECS")? {
             s.shutdown_timeout_secs = v;
         }
+        if let Some(v) = parse::<PathBuf>(env, "ACTIONLOG_SPOOL_DIR")? {
+            self.spool.dir = Some(v);
+        }
         if let Some(v) = parse::<String>(env, "ACTIONLOG_FORWARD_ENDPOINT")? {
             self.forward.endpoint = Some(v);
         }
@@ -458,6 +466,9 @@ impl ServeConfig {
         self.tls.apply(o.tls);
         if let Some(v) = o.auth_token_file {
             self.auth.token_file = Some(v);
+        }
+        if let Some(v) = o.spool_dir {
+            self.spool.dir = Some(v);
         }
     }
 

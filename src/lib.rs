@@ -48,6 +48,7 @@ pub mod redact;
 mod runtime;
 pub mod server;
 pub mod sink;
+pub mod spool;
 pub mod user;
 pub mod warehouse;
 

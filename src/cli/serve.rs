@@ -50,6 +50,10 @@ pub(crate) struct Args {
     /// sinks).
     #[arg(long)]
     otlp_log_endpoint: Option<String>,
+    /// Durable mode: spool every request's actions here, synced, before answering it
+    /// (`spool.dir`, `ACTIONLOG_SPOOL_DIR`).
+    #[arg(long)]
+    spool_dir: Option<PathBuf>,
     /// Protocol of --otlp-log-endpoint: grpc or http/protobuf [default: grpc].
     #[arg(long, requires = "otlp_log_endpoint")]
     otlp_log_protocol: Option<crate::sink::otlp_log::LogProtocol>,
@@ -105,6 +109,7 @@ pub(crate) fn run(args: Args) -> CliResult {
             loaded: None,
         },
         auth_token_file: args.auth_token_file,
+        spool_dir: args.spool_dir,
     };
     let cfg = ServeConfig::load(
         args.config.as_deref(),

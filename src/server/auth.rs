@@ -283,7 +283,9 @@ mod tests {
             t.check(Some(format!("Bearer {TOKEN}x").as_bytes())),
             Err(AuthFailure::Invalid)
         );
-        assert_eq!(t.check(Some(b"Bearer ")), Err(AuthFailure::Invalid));
+        // A scheme with no credentials presents no token at all.
+        assert_eq!(t.check(Some(b"Bearer ")), Err(AuthFailure::Missing));
+        assert_eq!(t.check(Some(b"Bearer x")), Err(AuthFailure::Invalid));
     }
 
     #[test]

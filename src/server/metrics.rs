@@ -176,6 +176,11 @@ impl Metrics {
         &self.queue_depth
     }
 
+    /// The registry, for components that bring metrics of their own (the durable spool).
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
     /// The OpenMetrics text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();

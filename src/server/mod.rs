@@ -110,6 +110,9 @@ pub enum ServeError {
     /// A server failed while running.
     #[error("server error: {0}")]
     Server(String),
+    /// The durable mode's spool directory is unusable.
+    #[error(transparent)]
+    Spool(#[from] crate::spool::SpoolError),
 }
 
 /// The shared receive path: conversion, sinks, forwarding, metrics, admission.
@@ -392,8 +395,17 @@ pub struct Running {
 
 /// Binds both receivers and starts serving. Returns once the sockets are listening.
 pub async fn start(cfg: &ServeConfig) -> Result<Running, ServeError> {
-    let sink = crate::config::build_sink(&cfg.sinks)?;
-    let metrics = Arc::new(Metrics::new());
+    let mut sink = crate::config::build_sink(&cfg.sinks)?;
+    let mut metrics = Metrics::new();
+    if let Some(dir) = &cfg.spool.dir {
+        sink = Arc::new(crate::spool::SpoolSink::open(
+            dir,
+            cfg.spool.max_bytes,
+            sink,
+            metrics.registry_mut(),
+        )?);
+    }
+    let metrics = Arc::new(metrics);
     let mut ingest = Ingest::new(sink, (&cfg.convert).into(), metrics);
     ingest.sink_timeout = cfg.server.sink_timeout();
     ingest.inflight = Semaphore::new(cfg.server.max_inflight_requests);

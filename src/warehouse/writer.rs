@@ -171,7 +171,10 @@ impl WarehouseWriter {
                     )?)
                 }
             };
-            file.writer.write(&record_batch)?;
+            if let Err(e) = file.writer.write(&record_batch) {
+                self.abandon(&partition);
+                return Err(e.into());
+            }
             file.rows += n;
             file.malformed_rows += malformed;
             file.last_batch = batch;
@@ -255,18 +258,28 @@ impl WarehouseWriter {
         let Some(mut f) = self.open.remove(partition) else {
             return Ok(None);
         };
-        f.writer.finish()?;
-        f.writer
-            .inner()
-            .sync_all()
-            .map_err(|e| WarehouseError::io(&f.tmp_path, e))?;
-        std::fs::rename(&f.tmp_path, &f.final_path)
-            .map_err(|e| WarehouseError::io(&f.final_path, e))?;
-        if let Some(parent) = f.final_path.parent() {
-            // The rename is durable only once the directory entry is.
-            File::open(parent)
-                .and_then(|d| d.sync_all())
-                .map_err(|e| WarehouseError::io(parent, e))?;
+        let mut complete = || -> Result<(), WarehouseError> {
+            f.writer.finish()?;
+            f.writer
+                .inner()
+                .sync_all()
+                .map_err(|e| WarehouseError::io(&f.tmp_path, e))?;
+            std::fs::rename(&f.tmp_path, &f.final_path)
+                .map_err(|e| WarehouseError::io(&f.final_path, e))?;
+            if let Some(parent) = f.final_path.parent() {
+                // The rename is durable only once the directory entry is.
+                File::open(parent)
+                    .and_then(|d| d.sync_all())
+                    .map_err(|e| WarehouseError::io(parent, e))?;
+            }
+            Ok(())
+        };
+        if let Err(e) = complete() {
+            // A full or failing disk: the temporary file is useless (and holds space).
+            let _ = std::fs::remove_file(&f.tmp_path);
+            tracing::error!(error = %e, rows = f.rows, path = %f.tmp_path.display(),
+                "warehouse file could not be completed; its rows were not written");
+            return Err(e);
         }
         let durable = DurableFile {
             path: f.final_path,
@@ -280,6 +293,18 @@ impl WarehouseWriter {
             cb(&durable);
         }
         Ok(Some(durable))
+    }
+}
+
+impl WarehouseWriter {
+    /// Drops the open file of `partition` after a failed write (its writer is in an
+    /// unknown state): the temporary file is removed, and its rows are reported lost.
+    fn abandon(&mut self, partition: &str) {
+        if let Some(f) = self.open.remove(partition) {
+            let _ = std::fs::remove_file(&f.tmp_path);
+            tracing::error!(rows = f.rows, path = %f.tmp_path.display(),
+                "warehouse file abandoned after a failed write; its rows were not written");
+        }
     }
 }
 

@@ -27,7 +27,7 @@ use prost::Message;
 
 // ---- harness ------------------------------------------------------------------------
 
-fn free_addr() -> SocketAddr {
+pub(crate) fn free_addr() -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     l.local_addr().expect("local addr")
 }
@@ -143,21 +143,21 @@ fn read_actions(path: &Path) -> Vec<UserAction> {
 }
 
 /// Gets a metric sample's value (0 when absent).
-fn metric(text: &str, sample: &str) -> f64 {
+pub(crate) fn metric(text: &str, sample: &str) -> f64 {
     text.lines()
         .find_map(|l| l.strip_prefix(sample).and_then(|v| v.strip_prefix(' ')))
         .map_or(0.0, |v| v.trim().parse().expect("metric value"))
 }
 
-struct HttpResponse {
-    status: u16,
-    headers: BTreeMap<String, String>,
-    body: Vec<u8>,
+pub(crate) struct HttpResponse {
+    pub(crate) status: u16,
+    pub(crate) headers: BTreeMap<String, String>,
+    pub(crate) body: Vec<u8>,
 }
 
 /// A minimal HTTP/1.1 client (one request per connection), so the tests send exactly the
 /// bytes they mean to, broken ones included.
-fn http_request(
+pub(crate) fn http_request(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -235,7 +235,7 @@ fn python_script(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn kv(k: &str, v: any_value::Value) -> KeyValue {
+pub(crate) fn kv(k: &str, v: any_value::Value) -> KeyValue {
     KeyValue {
         key: k.into(),
         value: Some(AnyValue { value: Some(v) }),
@@ -243,11 +243,11 @@ fn kv(k: &str, v: any_value::Value) -> KeyValue {
     }
 }
 
-fn sv(v: &str) -> any_value::Value {
+pub(crate) fn sv(v: &str) -> any_value::Value {
     any_value::Value::StringValue(v.into())
 }
 
-fn action_span(n: u64, command: &str) -> Span {
+pub(crate) fn action_span(n: u64, command: &str) -> Span {
     let mut trace_id = [0u8; 16];
     trace_id[..8].copy_from_slice(&(n + 1).to_be_bytes());
     trace_id[15] = 0x42;
@@ -269,7 +269,7 @@ fn action_span(n: u64, command: &str) -> Span {
     }
 }
 
-fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
+pub(crate) fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(opentelemetry_proto::tonic::resource::v1::Resource {
@@ -896,7 +896,7 @@ fn sigterm_with_requests_in_flight_loses_no_accepted_action() {
     assert!(bridge.log_text().contains("sinks flushed and closed"));
 }
 
-fn hex(b: &[u8]) -> String {
+pub(crate) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 

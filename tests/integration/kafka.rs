@@ -49,13 +49,13 @@ pub(crate) fn free_port() -> u16 {
 }
 
 /// A Tansu broker of the test's own, with memory storage; killed when dropped.
-struct Tansu {
-    child: Child,
+pub(crate) struct Tansu {
+    pub(crate) child: Child,
     port: u16,
 }
 
 impl Tansu {
-    fn start(port: u16, extra: &[&str]) -> Self {
+    pub(crate) fn start(port: u16, extra: &[&str]) -> Self {
         let url = format!("tcp://127.0.0.1:{port}");
         let child = Command::new(tansu_bin())
             .args([
@@ -79,12 +79,12 @@ impl Tansu {
         Self { child, port }
     }
 
-    fn addr(&self) -> String {
+    pub(crate) fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
     /// SIGKILL: no clean shutdown, so nothing in flight gets an answer.
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -123,7 +123,7 @@ pub(crate) async fn create_topic(brokers: &str, topic: &str, partitions: i32) {
 
 /// Reads every partition of `topic` from the beginning until `expect` messages arrived,
 /// then one more second to catch any extra one.
-fn consume_all(brokers: &str, topic: &str, expect: usize) -> Vec<OwnedMessage> {
+pub(crate) fn consume_all(brokers: &str, topic: &str, expect: usize) -> Vec<OwnedMessage> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", unique_topic("test-reader"))
@@ -153,7 +153,7 @@ fn consume_all(brokers: &str, topic: &str, expect: usize) -> Vec<OwnedMessage> {
     out
 }
 
-fn action(user: &str, seq: usize) -> UserAction {
+pub(crate) fn action(user: &str, seq: usize) -> UserAction {
     UserAction {
         user: Some(user.to_owned()),
         command: Some("kafka_test".to_owned()),
@@ -164,7 +164,7 @@ fn action(user: &str, seq: usize) -> UserAction {
     }
 }
 
-fn seq_of(a: &UserAction) -> usize {
+pub(crate) fn seq_of(a: &UserAction) -> usize {
     let kw: serde_json::Value =
         serde_json::from_str(&a.keyword_args_json.as_ref().expect("kwargs").value).expect("json");
     kw["seq"].as_u64().expect("seq") as usize

@@ -10,6 +10,8 @@ mod collector_config;
 mod decorator;
 mod duckdb;
 mod exporter;
+#[cfg(feature = "kafka")]
+mod faults;
 mod generate;
 // The fuzz targets' checks (fuzz/src/lib.rs), replayed over the corpus by fuzz_regressions.
 #[cfg(feature = "kafka")]
