@@ -290,7 +290,7 @@ pub(crate) fn run(args: Args) -> CliResult {
             "topic {:?} is not available on {}: {}",
             args.topic,
             args.brokers,
-            rdkafka::error::RDKafkaErrorCode::from(err).to_string()
+            rdkafka::error::RDKafkaErrorCode::from(err)
         )
         .into());
     }

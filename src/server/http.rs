@@ -266,7 +266,11 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
 /// when `json`, protobuf otherwise. The error is the message a client would get. Public so
 /// the fuzz targets in `fuzz/` exercise the receiver's own decoder.
 pub fn decode_traces_body(json: bool, raw: &[u8]) -> Result<ExportTraceServiceRequest, String> {
-    let encoding = if json { Encoding::Json } else { Encoding::Protobuf };
+    let encoding = if json {
+        Encoding::Json
+    } else {
+        Encoding::Protobuf
+    };
     decode(encoding, raw).map_err(|r| r.message)
 }
 

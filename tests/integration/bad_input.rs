@@ -65,7 +65,10 @@ fn invalid_utf8_in_an_otlp_protobuf_string_is_a_decode_error() {
     body[at] = 0xff; // no UTF-8 sequence starts with 0xff
     let err = decode_traces_body(false, &body).expect_err("invalid UTF-8 must not decode");
     assert!(err.contains("not a valid protobuf"), "{err}");
-    assert!(err.to_lowercase().contains("utf-8"), "the reason names UTF-8: {err}");
+    assert!(
+        err.to_lowercase().contains("utf-8"),
+        "the reason names UTF-8: {err}"
+    );
 }
 
 #[test]
@@ -79,7 +82,11 @@ fn a_truncated_otlp_protobuf_body_is_a_decode_error_at_every_cut() {
             refused += 1;
         }
     }
-    assert!(refused > body.len() / 2, "only {refused} of {} cuts refused", body.len());
+    assert!(
+        refused > body.len() / 2,
+        "only {refused} of {} cuts refused",
+        body.len()
+    );
 }
 
 #[test]
@@ -107,12 +114,19 @@ fn deeply_nested_json_arguments_are_kept_verbatim_and_never_overflow_the_stack()
     // serde_json's recursion limit (128) and counts the row as malformed instead of
     // overflowing the stack.
     let depth = 100_000;
-    let deep = format!("{{\"filters\": {}{}}}", "[".repeat(depth), "]".repeat(depth));
+    let deep = format!(
+        "{{\"filters\": {}{}}}",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
     let c = convert_one(&action_span("_search_table", &deep))
         .expect("converts")
         .expect("an action");
     assert_eq!(
-        c.action.keyword_args_json.as_ref().map(|s| s.value.as_str()),
+        c.action
+            .keyword_args_json
+            .as_ref()
+            .map(|s| s.value.as_str()),
         Some(deep.as_str()),
         "kept verbatim"
     );
@@ -124,7 +138,11 @@ fn deeply_nested_json_arguments_are_kept_verbatim_and_never_overflow_the_stack()
     writer.flush().unwrap();
     let stats = writer.stats();
     assert_eq!(stats.rows.load(Ordering::Relaxed), 1, "the row is written");
-    assert_eq!(stats.malformed_rows.load(Ordering::Relaxed), 1, "and counted as unparsable");
+    assert_eq!(
+        stats.malformed_rows.load(Ordering::Relaxed),
+        1,
+        "and counted as unparsable"
+    );
 }
 
 #[test]
@@ -170,7 +188,12 @@ fn timestamps_far_in_the_future_or_before_the_epoch_are_kept_and_land_in_their_d
         end_epoch_ms: Some(ms),
         ..c.action.clone()
     };
-    let batch = [at(18_446_744_073_709), at(-86_400_000), at(i64::MAX), at(i64::MIN)];
+    let batch = [
+        at(18_446_744_073_709),
+        at(-86_400_000),
+        at(i64::MAX),
+        at(i64::MIN),
+    ];
     writer.write(&batch).unwrap();
     writer.flush().unwrap();
     assert_eq!(writer.stats().rows.load(Ordering::Relaxed), 4);
@@ -185,7 +208,11 @@ fn timestamps_far_in_the_future_or_before_the_epoch_are_kept_and_land_in_their_d
     // times and land in the null partition, which dated KPIs never read.
     assert_eq!(
         parts,
-        ["dt=1969-12-31", "dt=2554-07-21", "dt=__HIVE_DEFAULT_PARTITION__"],
+        [
+            "dt=1969-12-31",
+            "dt=2554-07-21",
+            "dt=__HIVE_DEFAULT_PARTITION__"
+        ],
         "no other partition"
     );
 }

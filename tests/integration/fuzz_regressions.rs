@@ -35,11 +35,19 @@ fn every_corpus_and_regression_input_passes_the_fuzz_checks() {
     for target in TARGETS {
         let files = inputs(target);
         // The seeds are committed: an empty list means the corpus went missing.
-        assert!(files.len() >= 2, "{target}: only {} input(s) found", files.len());
+        assert!(
+            files.len() >= 2,
+            "{target}: only {} input(s) found",
+            files.len()
+        );
         for file in files {
             let data = std::fs::read(&file).expect("a readable corpus file");
             let outcome = std::panic::catch_unwind(|| run(target, &data));
-            assert!(outcome.is_ok(), "{target}: {} fails the fuzz checks", file.display());
+            assert!(
+                outcome.is_ok(),
+                "{target}: {} fails the fuzz checks",
+                file.display()
+            );
         }
     }
 }
@@ -48,11 +56,23 @@ fn every_corpus_and_regression_input_passes_the_fuzz_checks() {
 fn the_seeds_are_real_actions() {
     // The checks accept bad input silently by design; this makes sure the seeds reach the
     // deep paths (a decoded request with action spans, decodable records), not just errors.
-    let seed = |path: &str| std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap();
-    let req = actionlog::server::http::decode_traces_body(false, &seed("fuzz/corpus/otlp_proto/seed-3-actions"))
-        .expect("valid OTLP/protobuf");
-    assert_eq!(req.resource_spans[0].scope_spans[0].spans.len(), 4, "3 action spans and one plain span");
-    let req = actionlog::server::http::decode_traces_body(true, &seed("fuzz/corpus/otlp_json/seed-3-actions")).expect("valid OTLP/JSON");
+    let seed =
+        |path: &str| std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap();
+    let req = actionlog::server::http::decode_traces_body(
+        false,
+        &seed("fuzz/corpus/otlp_proto/seed-3-actions"),
+    )
+    .expect("valid OTLP/protobuf");
+    assert_eq!(
+        req.resource_spans[0].scope_spans[0].spans.len(),
+        4,
+        "3 action spans and one plain span"
+    );
+    let req = actionlog::server::http::decode_traces_body(
+        true,
+        &seed("fuzz/corpus/otlp_json/seed-3-actions"),
+    )
+    .expect("valid OTLP/JSON");
     assert_eq!(req.resource_spans[0].scope_spans[0].spans.len(), 4);
     let ld = seed("fuzz/corpus/length_delimited/seed-3-records");
     let records: Vec<_> = actionlog::codec::LengthDelimitedReader::new(ld.as_slice())

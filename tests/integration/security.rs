@@ -646,7 +646,9 @@ fn bad_keys_tokens_and_certificates_stop_the_bridge_with_clear_errors() {
     let empty = write(dir.path(), "empty.token", "\n");
     let garbage = write(dir.path(), "garbage.pem", "not a certificate\n");
     let p = |p: &Path| p.to_str().expect("utf-8").to_owned();
-    let cases: Vec<(Vec<String>, Vec<(&str, String)>, &str)> = vec![
+    // (arguments, environment, the message expected on stderr)
+    type Case<'a> = (Vec<String>, Vec<(&'a str, String)>, &'a str);
+    let cases: Vec<Case> = vec![
         (
             vec![
                 "--pseudonym-key-file".into(),
