@@ -73,12 +73,11 @@ pub fn decode_value(value: &[u8]) -> Result<UserAction, prost::DecodeError> {
 
 fn skip_indexes(b: &[u8]) -> &[u8] {
     // The single byte 0 is the shorthand for [0]; otherwise a zigzag count then indexes.
-    let mut pos = 0;
-    let mut read = |b: &[u8]| -> u64 {
+    fn read(b: &[u8], pos: &mut usize) -> u64 {
         let mut v = 0u64;
         let mut shift = 0;
-        while let Some(&byte) = b.get(pos) {
-            pos += 1;
+        while let Some(&byte) = b.get(*pos) {
+            *pos += 1;
             v |= u64::from(byte & 0x7f) << shift;
             shift += 7;
             if byte & 0x80 == 0 || shift > 63 {
@@ -86,11 +85,17 @@ fn skip_indexes(b: &[u8]) -> &[u8] {
             }
         }
         v
-    };
-    let zz = read(b);
+    }
+    let mut pos = 0;
+    let zz = read(b, &mut pos);
     let count = (zz >> 1) as i64 ^ -((zz & 1) as i64);
+    // Each index takes at least one byte: a count beyond what is left is corruption, and
+    // looping over it would spin for up to 2^63 rounds (found by the kafka_value fuzz target).
     for _ in 0..count.max(0) {
-        read(b);
+        if pos >= b.len() {
+            break;
+        }
+        read(b, &mut pos);
     }
     b.get(pos..).unwrap_or_default()
 }
@@ -123,6 +128,16 @@ mod tests {
             span_id: Some("00f067aa0ba902b7".into()),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_framed_value_with_an_absurd_index_count_returns_instead_of_spinning() {
+        // Schema id 7, then a zigzag count of 2^62 - 1 indexes with no bytes behind it.
+        let value = [
+            0, 0, 0, 0, 7, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+        ];
+        let action = decode_value(&value).expect("an empty body is an empty message");
+        assert_eq!(action, UserAction::default());
     }
 
     #[test]
