@@ -103,7 +103,10 @@ pub async fn compute(dir: &Path, opts: &KpiOptions) -> Result<KpiReport, KpiErro
         .flat_map(|p| p.files.iter().cloned())
         .collect();
 
-    let ctx = SessionContext::new_with_config(SessionConfig::new().with_information_schema(false));
+    // DataFusion's own settings can be tuned from the environment (`DATAFUSION_EXECUTION_*`,
+    // e.g. `DATAFUSION_EXECUTION_TARGET_PARTITIONS`); a bad value is an error, not ignored.
+    let config = SessionConfig::from_env()?.with_information_schema(false);
+    let ctx = SessionContext::new_with_config(config);
     register_actions(&ctx, &files).await?;
     let exclude = pseudonymised(&opts.exclude_users, opts.pseudonymiser.as_ref());
     register_params(&ctx, &window, &exclude)?;
