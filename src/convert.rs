@@ -23,7 +23,7 @@ use opentelemetry_sdk::trace::SpanData;
 use crate::convention as key;
 use crate::proto::{LongString, UserAction};
 use crate::pseudonym::Pseudonymiser;
-use crate::redact::{Outcome, REDACTED, Redactor};
+use crate::redact::{Inspection, Outcome, REDACTED, Redactor};
 
 /// Default cap on each text field (args, output, error): 1 MiB.
 pub const DEFAULT_MAX_FIELD_BYTES: usize = 1024 * 1024;
@@ -626,20 +626,33 @@ fn json_text<'r, A: AttrLike>(
     opts: &ConvertOptions,
     w: &mut Vec<ConvertWarning>,
 ) -> Text<'r, A> {
-    let text = match v.as_str() {
-        Some(s) if s.len() > opts.max_field_bytes => Text::Owned(cap_str(s, k, opts, w)),
-        Some(s) => {
-            if opts.validate_json && !is_json(s) {
+    let (text, outcome) = match v.as_str() {
+        Some(s) if s.len() > opts.max_field_bytes => {
+            let cut = cap_str(s, k, opts, w);
+            let outcome = opts.redactor.redact(&cut);
+            (Text::Owned(cut), outcome)
+        }
+        // One parse both validates the field and finds secret keys (the common case).
+        Some(s) if opts.validate_json => {
+            let inspection = opts.redactor.inspect(s);
+            if inspection == Inspection::NotJson {
                 w.push(ConvertWarning::InvalidJson { key: k });
             }
-            Text::Attr(v)
+            let outcome = opts.redactor.redact_inspected(s, inspection);
+            (Text::Attr(v), outcome)
+        }
+        Some(s) => {
+            let outcome = opts.redactor.redact(s);
+            (Text::Attr(v), outcome)
         }
         None => {
             w.push(ConvertWarning::WrongType { key: k });
-            Text::Owned(cap(v.into_text(), k, opts, w))
+            let text = cap(v.into_text(), k, opts, w);
+            let outcome = opts.redactor.redact(&text);
+            (Text::Owned(text), outcome)
         }
     };
-    match opts.redactor.redact(text.as_str()) {
+    match outcome {
         Outcome::Clean => text,
         Outcome::Redacted(clean) => {
             w.push(ConvertWarning::Redacted { key: k });
@@ -649,19 +662,6 @@ fn json_text<'r, A: AttrLike>(
             w.push(ConvertWarning::RedactedUnparsable { key: k });
             Text::Owned(REDACTED.to_owned())
         }
-    }
-}
-
-/// Whether `s` is one JSON value. The values a decorator records are mostly tiny scalars
-/// and flat objects; the common scalar forms are recognised without starting a parser.
-fn is_json(s: &str) -> bool {
-    let b = s.as_bytes();
-    match b {
-        b"null" | b"true" | b"false" | b"[]" | b"{}" => true,
-        // Plain non-negative integers without a leading zero.
-        [b'1'..=b'9', rest @ ..] if rest.len() < 19 && rest.iter().all(u8::is_ascii_digit) => true,
-        b"0" => true,
-        _ => serde_json::from_str::<serde::de::IgnoredAny>(s).is_ok(),
     }
 }
 

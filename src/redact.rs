@@ -9,9 +9,12 @@
 //! Pre- and post-execution callbacks run in the process before conversion and see the
 //! values unredacted.
 //!
-//! A fast pre-check scans the raw text for the patterns first: the JSON is parsed and
-//! rewritten only when a pattern occurs somewhere in it, so the common case costs one
-//! linear scan.
+//! Conversion checks each JSON field with [`Redactor::inspect`]: one parse that both
+//! validates the text and looks at every object key, so a valid field without a secret key
+//! is left as it is without a second pass. [`Redactor::redact`] (which re-parses into a
+//! tree and rewrites) runs only for a field with such a key, or one that is not JSON; for
+//! those, a scan of the raw text for the patterns decides first, so text that is not JSON
+//! is replaced whole only when a pattern occurs in it.
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use serde_json::Value;
@@ -41,6 +44,18 @@ pub enum Outcome {
     /// A pattern occurs but the text is not JSON, so it cannot be redacted structurally:
     /// the whole field is replaced.
     Unparsable,
+}
+
+/// What one parse of a JSON field found (see [`Redactor::inspect`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inspection {
+    /// One JSON value; whether some object key (at any depth) names a secret.
+    Json {
+        /// An object key contains one of the patterns.
+        secret_key: bool,
+    },
+    /// Not one JSON value (syntax error, trailing text).
+    NotJson,
 }
 
 /// A compiled set of secret-key patterns.
@@ -101,18 +116,73 @@ impl Redactor {
         self.matcher.as_ref().is_some_and(|m| m.is_match(text))
     }
 
+    /// Parses `text` once, without building a tree: whether it is one JSON value, and
+    /// whether any object key in it contains a pattern. Keys are compared unescaped
+    /// (`"pass\u0077ord"` is `password`). The scalar forms decorators record most (`[]`,
+    /// `{}`, `null`, `true`, `false`, plain integers) are recognised without a parser.
+    pub fn inspect(&self, text: &str) -> Inspection {
+        let b = text.as_bytes();
+        let plain_scalar = match b {
+            b"null" | b"true" | b"false" | b"[]" | b"{}" | b"0" => true,
+            [b'1'..=b'9', rest @ ..] => rest.len() < 19 && rest.iter().all(u8::is_ascii_digit),
+            _ => false,
+        };
+        if plain_scalar {
+            return Inspection::Json { secret_key: false };
+        }
+        let found = std::cell::Cell::new(false);
+        let mut de = serde_json::Deserializer::from_str(text);
+        let parsed = serde::de::DeserializeSeed::deserialize(
+            KeyScan {
+                redactor: self,
+                found: &found,
+            },
+            &mut de,
+        );
+        match parsed.and_then(|()| de.end()) {
+            Ok(()) => Inspection::Json {
+                secret_key: found.get(),
+            },
+            // The scan stops at serde_json's recursion limit; its iterative skip does not.
+            // Valid JSON nested deeper than the scan can go counts as having a secret key
+            // when a pattern occurs anywhere in it, so `redact_inspected` decides.
+            Err(_) if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() => {
+                Inspection::Json {
+                    secret_key: self.matches(text),
+                }
+            }
+            Err(_) => Inspection::NotJson,
+        }
+    }
+
     /// Redacts one JSON text.
     pub fn redact(&self, json: &str) -> Outcome {
-        if !self.matches(json) {
+        // Without a pattern in the raw text or an escape that could spell one, no key can
+        // name a secret: the common case costs one scan.
+        if self.matcher.is_none() || (!self.matches(json) && !json.contains('\\')) {
             return Outcome::Clean;
         }
-        let Ok(mut value) = serde_json::from_str::<Value>(json) else {
-            return Outcome::Unparsable;
-        };
-        if self.walk(&mut value) {
-            Outcome::Redacted(value.to_string())
-        } else {
-            Outcome::Clean
+        self.redact_inspected(json, self.inspect(json))
+    }
+
+    /// Redacts one JSON text that [`Redactor::inspect`] has looked at already: a valid text
+    /// is rewritten only when it has a secret key; a text that is not JSON is replaced whole
+    /// when a pattern occurs anywhere in it.
+    pub fn redact_inspected(&self, json: &str, inspection: Inspection) -> Outcome {
+        match inspection {
+            Inspection::Json { secret_key: false } => Outcome::Clean,
+            Inspection::Json { secret_key: true } => {
+                let Ok(mut value) = serde_json::from_str::<Value>(json) else {
+                    return Outcome::Unparsable;
+                };
+                if self.walk(&mut value) {
+                    Outcome::Redacted(value.to_string())
+                } else {
+                    Outcome::Clean
+                }
+            }
+            Inspection::NotJson if self.matches(json) => Outcome::Unparsable,
+            Inspection::NotJson => Outcome::Clean,
         }
     }
 
@@ -136,6 +206,92 @@ impl Redactor {
             Value::Array(items) => items.iter_mut().fold(false, |c, v| self.walk(v) | c),
             _ => false,
         }
+    }
+}
+
+/// Walks a JSON value for [`Redactor::inspect`], noting object keys that contain a pattern
+/// and ignoring everything else.
+#[derive(Clone, Copy)]
+struct KeyScan<'a> {
+    redactor: &'a Redactor,
+    found: &'a std::cell::Cell<bool>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeyScan<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for KeyScan<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(self)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_key_seed(KeyName(self))?.is_some() {
+            map.next_value_seed(self)?;
+        }
+        Ok(())
+    }
+}
+
+/// An object key: checked against the patterns.
+struct KeyName<'a>(KeyScan<'a>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeyName<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for KeyName<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<(), E> {
+        if self.0.redactor.matches(key) {
+            self.0.found.set(true);
+        }
+        Ok(())
     }
 }
 
@@ -173,6 +329,56 @@ mod tests {
     fn unparsable_text_mentioning_a_secret_is_reported() {
         let r = Redactor::default();
         assert_eq!(r.redact("password=hunter2"), Outcome::Unparsable);
+    }
+
+    #[test]
+    fn inspect_validates_and_finds_secret_keys_in_one_parse() {
+        let r = Redactor::default();
+        let clean = Inspection::Json { secret_key: false };
+        let secret = Inspection::Json { secret_key: true };
+        for (text, want) in [
+            ("[]", clean),
+            ("12345", clean),
+            ("-1.5e3", clean),
+            (r#""password""#, clean),
+            (r#"{"search_term":"password reset"}"#, clean),
+            (
+                r#"{"table_key":"t","index":3,"source":"search_results"}"#,
+                clean,
+            ),
+            (r#"{"a":[1,{"b":{"DB_Password":"x"}}]}"#, secret),
+            (r#"{"password":"hunter2"}"#, secret),
+            (r#"[{"token":null}]"#, secret),
+            (r#"{"a":1"#, Inspection::NotJson),
+            (r#"{"a":1} trailing"#, Inspection::NotJson),
+            ("password=hunter2", Inspection::NotJson),
+            ("01", Inspection::NotJson),
+            ("", Inspection::NotJson),
+        ] {
+            assert_eq!(r.inspect(text), want, "{text}");
+        }
+        // Deeper than the scan's recursion limit: still JSON; a pattern anywhere counts.
+        let deep = "[".repeat(10_000) + &"]".repeat(10_000);
+        assert_eq!(r.inspect(&deep), clean);
+        let deep_secret = format!("{}{{\"token\":1}}{}", "[".repeat(500), "]".repeat(500));
+        assert_eq!(r.inspect(&deep_secret), secret);
+        assert_eq!(r.redact(&deep_secret), Outcome::Unparsable);
+        assert_eq!(r.inspect(&"[".repeat(10_000)), Inspection::NotJson);
+        assert_eq!(
+            Redactor::disabled().inspect(r#"{"password":"x"}"#),
+            Inspection::Json { secret_key: false }
+        );
+    }
+
+    #[test]
+    fn an_escaped_secret_key_is_redacted() {
+        // The raw-text pre-scan alone would miss it: the key only spells `password` once
+        // unescaped.
+        let r = Redactor::default();
+        let Outcome::Redacted(out) = r.redact(r#"{"pass\u0077ord":"hunter2"}"#) else {
+            panic!("expected redaction")
+        };
+        assert!(!out.contains("hunter2"), "{out}");
     }
 
     #[test]

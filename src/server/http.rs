@@ -316,6 +316,11 @@ pub async fn serve(
                 .await
         }
         None => {
+            use axum::serve::ListenerExt;
+            // Small responses go out at once, as on the gRPC port.
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown)
                 .await
