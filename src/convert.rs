@@ -728,7 +728,6 @@ impl std::fmt::Display for HexId {
 }
 
 fn hex_id_buf(bytes: &[u8], expected: usize) -> Result<HexId, String> {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     if bytes.len() != expected || expected > 16 {
         return Err(format!("expected {expected} bytes, got {}", bytes.len()));
     }
@@ -739,10 +738,8 @@ fn hex_id_buf(bytes: &[u8], expected: usize) -> Result<HexId, String> {
         buf: [0u8; 32],
         len: (2 * expected) as u8,
     };
-    for (i, b) in bytes.iter().enumerate() {
-        out.buf[2 * i] = DIGITS[usize::from(b >> 4)];
-        out.buf[2 * i + 1] = DIGITS[usize::from(b & 0xf)];
-    }
+    // Lengths checked above: the slice is exactly twice the input.
+    hex::encode_to_slice(bytes, &mut out.buf[..2 * expected]).map_err(|e| e.to_string())?;
     Ok(out)
 }
 
