@@ -19,20 +19,11 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use super::CliResult;
 use crate::proto::UserAction;
-use crate::sink::kafka::decode_value;
+use crate::sink::kafka::{StartFrom, consumer_config, decode_value};
 use crate::warehouse::{DEFAULT_MAX_FILE_BYTES, WarehouseWriter};
 
 /// Exit code of the test-only `--crash-after-durable-before-commit` fault.
 pub(crate) const EXIT_INJECTED_CRASH: i32 = 86;
-
-/// Where a group without committed offsets starts reading.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub(crate) enum StartFrom {
-    /// The oldest retained event (a loader's natural start).
-    Earliest,
-    /// Only events produced from now on.
-    Latest,
-}
 
 /// Arguments of `actionlog load`.
 #[derive(Debug, clap::Args)]
@@ -243,30 +234,18 @@ impl Loader {
 }
 
 fn client_config(args: &Args) -> Result<ClientConfig, String> {
-    let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", &args.brokers)
-        .set("group.id", &args.group)
-        .set(
-            "auto.offset.reset",
-            match args.from {
-                StartFrom::Earliest => "earliest",
-                StartFrom::Latest => "latest",
-            },
-        )
+    consumer_config(
+        &args.brokers,
+        &args.group,
+        args.from,
+        "actionlog-load",
         // Offsets are committed by hand, only for durable events.
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        // The 45 s default makes every restart of a batch job wait for the old member.
-        .set("session.timeout.ms", "6000")
-        .set("client.id", "actionlog-load");
-    for option in &args.options {
-        let (k, v) = option
-            .split_once('=')
-            .ok_or_else(|| format!("-X expects KEY=VALUE, got {option:?}"))?;
-        config.set(k.trim(), v);
-    }
-    Ok(config)
+        &[
+            ("enable.auto.commit", "false"),
+            ("enable.auto.offset.store", "false"),
+        ],
+        &args.options,
+    )
 }
 
 pub(crate) fn run(args: Args) -> CliResult {

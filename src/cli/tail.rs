@@ -4,22 +4,12 @@ use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 
 use super::CliResult;
 use crate::json::to_json_line;
-use crate::sink::kafka::decode_value;
-
-/// Where a new consumer group starts reading.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub(crate) enum From {
-    /// The oldest retained event.
-    Earliest,
-    /// Only events produced from now on.
-    Latest,
-}
+use crate::sink::kafka::{StartFrom, consumer_config, decode_value};
 
 /// Arguments of `actionlog tail`.
 #[derive(Debug, clap::Args)]
@@ -35,8 +25,8 @@ pub(crate) struct Args {
     #[arg(long, default_value = "actionlog-tail")]
     group: String,
     /// Where to start when the group has no committed offset.
-    #[arg(long, value_enum, default_value_t = From::Latest)]
-    from: From,
+    #[arg(long, value_enum, default_value_t = StartFrom::Latest)]
+    from: StartFrom,
     /// Exit after printing this many actions.
     #[arg(long)]
     max_messages: Option<u64>,
@@ -49,26 +39,14 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args) -> CliResult {
-    let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", &args.brokers)
-        .set("group.id", &args.group)
-        .set(
-            "auto.offset.reset",
-            match args.from {
-                From::Earliest => "earliest",
-                From::Latest => "latest",
-            },
-        )
-        // The 45 s default makes the first join of a group very slow; a tail is interactive.
-        .set("session.timeout.ms", "6000")
-        .set("client.id", "actionlog-tail");
-    for option in &args.options {
-        let (k, v) = option
-            .split_once('=')
-            .ok_or_else(|| format!("-X expects KEY=VALUE, got {option:?}"))?;
-        config.set(k.trim(), v);
-    }
+    let config = consumer_config(
+        &args.brokers,
+        &args.group,
+        args.from,
+        "actionlog-tail",
+        &[],
+        &args.options,
+    )?;
     let consumer: BaseConsumer = config.create()?;
     consumer.subscribe(&[args.topic.as_str()])?;
 

@@ -277,8 +277,73 @@ impl KafkaSinkConfig {
     }
 }
 
+/// Where a consumer group without committed offsets starts reading (`auto.offset.reset`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StartFrom {
+    /// The oldest retained event.
+    Earliest,
+    /// Only events produced from now on.
+    Latest,
+}
+
+/// The consumer settings of `actionlog load` and `actionlog tail`: brokers, group, start,
+/// a 6 s session timeout (the 45 s default makes every restart wait for the old member),
+/// the client id, then `fixed` settings, then the user's `-X KEY=VALUE` options (last, so
+/// they win).
+pub fn consumer_config(
+    brokers: &str,
+    group: &str,
+    from: StartFrom,
+    client_id: &str,
+    fixed: &[(&str, &str)],
+    options: &[String],
+) -> Result<ClientConfig, String> {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set(
+            "auto.offset.reset",
+            match from {
+                StartFrom::Earliest => "earliest",
+                StartFrom::Latest => "latest",
+            },
+        )
+        .set("session.timeout.ms", "6000")
+        .set("client.id", client_id);
+    for (k, v) in fixed {
+        config.set(*k, *v);
+    }
+    for option in options {
+        let (k, v) = option
+            .split_once('=')
+            .ok_or_else(|| format!("-X expects KEY=VALUE, got {option:?}"))?;
+        config.set(k.trim(), v);
+    }
+    Ok(config)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn consumer_config_puts_user_options_last_and_refuses_malformed_ones() {
+        let c = consumer_config(
+            "b:9092",
+            "g",
+            StartFrom::Earliest,
+            "id",
+            &[("enable.auto.commit", "false")],
+            &["session.timeout.ms=10000".into()],
+        )
+        .unwrap();
+        assert_eq!(c.get("auto.offset.reset"), Some("earliest"));
+        assert_eq!(c.get("enable.auto.commit"), Some("false"));
+        assert_eq!(c.get("session.timeout.ms"), Some("10000"));
+        let err =
+            consumer_config("b", "g", StartFrom::Latest, "id", &[], &["nokey".into()]).unwrap_err();
+        assert!(err.contains("KEY=VALUE"), "{err}");
+    }
+
     use super::*;
 
     #[test]

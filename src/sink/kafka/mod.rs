@@ -6,7 +6,9 @@ mod config;
 mod encode;
 mod sink;
 
-pub use config::{BufferFullPolicy, Compression, KafkaConfigError, KafkaSinkConfig};
+pub use config::{
+    BufferFullPolicy, Compression, KafkaConfigError, KafkaSinkConfig, StartFrom, consumer_config,
+};
 pub use encode::{
     CONTENT_TYPE, HEADER_CONTENT_TYPE, HEADER_MESSAGE_NAME, HEADER_TRACEPARENT, confluent_framing,
     decode_value, encode_value, traceparent,
