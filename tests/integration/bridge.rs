@@ -852,12 +852,8 @@ fn sigterm_with_requests_in_flight_loses_no_accepted_action() {
                         let spans: Vec<Span> = (base..base + 200)
                             .map(|n| action_span(n, "_search_resources"))
                             .collect();
-                        let ids: Vec<String> = spans.iter().map(|s| hex(&s.span_id)).collect();
-                        match client.export(request(spans)).await {
-                            Ok(r) if r.get_ref().partial_success.is_none() => {
-                                acked.lock().unwrap().extend(ids);
-                            }
-                            _ => return,
+                        if !export_recording_acked(&mut client, spans, &acked).await {
+                            return;
                         }
                     }
                 }));
@@ -897,7 +893,24 @@ fn sigterm_with_requests_in_flight_loses_no_accepted_action() {
 }
 
 pub(crate) fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    hex::encode(b)
+}
+
+/// Sends `spans` as one OTLP request and, when the bridge accepted every one, records their
+/// span ids in `acked`; whether it did (the load loops stop at the first refusal).
+pub(crate) async fn export_recording_acked(
+    client: &mut TraceServiceClient<tonic::transport::Channel>,
+    spans: Vec<Span>,
+    acked: &Mutex<Vec<String>>,
+) -> bool {
+    let ids: Vec<String> = spans.iter().map(|s| hex(&s.span_id)).collect();
+    match client.export(request(spans)).await {
+        Ok(r) if r.get_ref().partial_success.is_none() => {
+            acked.lock().unwrap().extend(ids);
+            true
+        }
+        _ => false,
+    }
 }
 
 // ---- the OTLP log-event sink ----------------------------------------------------------

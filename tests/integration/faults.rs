@@ -23,7 +23,9 @@ use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracer
 use prost::Message as _;
 use rdkafka::message::Message as _;
 
-use crate::bridge::{action_span, free_addr, hex, http_request, metric, request};
+use crate::bridge::{
+    action_span, export_recording_acked, free_addr, hex, http_request, metric, request,
+};
 use crate::kafka::{Tansu, brokers, consume_all, create_topic, free_port, seq_of, unique_topic};
 
 // ---- harness ------------------------------------------------------------------------
@@ -189,12 +191,8 @@ fn grpc_load(
                     let spans: Vec<_> = (base..base + batch)
                         .map(|n| action_span(n, "_search_resources"))
                         .collect();
-                    let ids: Vec<String> = spans.iter().map(|s| hex(&s.span_id)).collect();
-                    match client.export(request(spans)).await {
-                        Ok(r) if r.get_ref().partial_success.is_none() => {
-                            acked.lock().unwrap().extend(ids);
-                        }
-                        _ => return,
+                    if !export_recording_acked(&mut client, spans, &acked).await {
+                        return;
                     }
                 }
             }));
