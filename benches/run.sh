@@ -26,6 +26,9 @@ want() { [[ " $PARTS " == *" $1 "* ]]; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 say() { echo; echo "==> $* (load average $(load))"; }
+# CPU seconds (user + system) a running process has used so far.
+cpu_of() { awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$1/stat"; }
+minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
 
 PIDS=()
 cleanup() {
@@ -130,12 +133,23 @@ EOF
   say "figure 5: actionlog serve -> Kafka (Tansu at $BROKERS), $EVENTS spans, 16 requests in flight"
   start_bridge --config "$CONF"
   "$REL/examples/otlp_load" --endpoint "$GRPC" --requests 40 --batch 512 --concurrency 4 >/dev/null # warm-up, topic creation
+  # Where the CPU goes: the two cores are shared by the load generator (which reports its
+  # own), the bridge (with librdkafka's threads) and the broker.
+  BROKER_PID=$(cat "$KAFKA_DIR/tansu.pid")
+  b0=$(cpu_of "$BRIDGE_PID"); k0=$(cpu_of "$BROKER_PID")
   "$REL/examples/otlp_load" --endpoint "$GRPC" --requests "$REQS" --batch 512 --concurrency 16 | tee "$OUT/kafka_bridge.txt"
+  b1=$(cpu_of "$BRIDGE_PID"); k1=$(cpu_of "$BROKER_PID")
   tail -1 "$OUT/kafka_bridge.txt" > "$OUT/kafka_bridge.json"
   stop_bridge >/dev/null
+  echo "{\"bridge\": $(minus "$b1" "$b0"), \"broker\": $(minus "$k1" "$k0")}" > "$OUT/kafka_bridge_cpu.json"
+  echo "CPU-seconds meanwhile: bridge $(minus "$b1" "$b0"), broker $(minus "$k1" "$k0")"
   say "figure 5 reference: bare librdkafka producer, same records, same broker"
+  k0=$(cpu_of "$BROKER_PID")
   "$REL/examples/kafka_bare" --brokers "$BROKERS" --topic bench-bare --events "$EVENTS" | tee "$OUT/kafka_bare.txt"
+  k1=$(cpu_of "$BROKER_PID")
   tail -1 "$OUT/kafka_bare.txt" > "$OUT/kafka_bare.json"
+  echo "{\"broker\": $(minus "$k1" "$k0")}" > "$OUT/kafka_bare_cpu.json"
+  echo "CPU-seconds meanwhile: broker $(minus "$k1" "$k0")"
   scripts/kafka-broker.sh stop "$KAFKA_DIR" >/dev/null 2>&1 || true
   KAFKA_DIR=
   rm -f "$CONF"
@@ -197,6 +211,14 @@ kb, kr = j("kafka_bridge.json"), j("kafka_bare.json")
 if "kafka" in parts and kb and kr:
     r = kb["spans_per_s"] / kr["per_s"]
     rows.append(("5 bridge -> Kafka / bare producer", r, ">= 0.8", r >= 0.8, f"{kb['spans_per_s']:.0f} vs {kr['per_s']:.0f} records/s ({kr['value_bytes']} B values)"))
+    kbc, krc = j("kafka_bridge_cpu.json"), j("kafka_bare_cpu.json")
+    if kbc and krc and "cpu_secs" in kb and "cpu_secs" in kr:
+        us = lambda secs, n: secs / n * 1e6
+        n, m = kb["spans"], kr["delivered"]
+        rows.append(("  CPU per record, bridge run (us)", us(kb["cpu_secs"] + kbc["bridge"] + kbc["broker"], n), "report", True,
+                     f"load generator {us(kb['cpu_secs'], n):.2f} + bridge {us(kbc['bridge'], n):.2f} + broker {us(kbc['broker'], n):.2f}"))
+        rows.append(("  CPU per record, bare run (us)", us(kr["cpu_secs"] + krc["broker"], m), "report", True,
+                     f"producer {us(kr['cpu_secs'], m):.2f} + broker {us(krc['broker'], m):.2f}"))
 m = j("memory.json")
 if "memory" in parts and m:
     rows.append(("  exporter burst: RSS growth after 1st sample (MiB)", m["growth_after_first_sample_mib"], "~0", m["growth_after_first_sample_mib"] < 5, f"peak {m['rss_peak_mib']} MiB, exported {m['exported']}, dropped {m['dropped']} of {m['actions']}"))

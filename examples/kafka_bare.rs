@@ -17,6 +17,9 @@
 #[path = "common/load_spans.rs"]
 mod load_spans;
 
+#[path = "common/cpu.rs"]
+mod cpu;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -101,6 +104,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let producer: ThreadedProducer<Count> = config
         .producer_config()?
         .create_with_context(Count::default())?;
+    let cpu_before = cpu::seconds();
     let started = Instant::now();
     for (value, key, tp) in &records {
         let mut headers = OwnedHeaders::new_with_capacity(3)
@@ -135,17 +139,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     producer.flush(Duration::from_secs(120))?;
     let secs = started.elapsed().as_secs_f64();
+    let cpu_secs = cpu::seconds() - cpu_before;
     let ctx = producer.context();
     let delivered = ctx.delivered.load(Ordering::Relaxed);
     let failed = ctx.failed.load(Ordering::Relaxed);
     let rate = delivered as f64 / secs;
     println!(
         "bare librdkafka producer: {delivered} records acknowledged ({failed} failed) in {secs:.2} s: \
-         {rate:.0} records/s (mean value {} bytes)",
+         {rate:.0} records/s (mean value {} bytes); the producer used {cpu_secs:.2} CPU-seconds",
         bytes / records.len().max(1)
     );
     println!(
-        r#"{{"delivered":{delivered},"failed":{failed},"secs":{secs:.4},"per_s":{rate:.1},"value_bytes":{}}}"#,
+        r#"{{"delivered":{delivered},"failed":{failed},"secs":{secs:.4},"per_s":{rate:.1},"value_bytes":{},"cpu_secs":{cpu_secs:.2}}}"#,
         bytes / records.len().max(1)
     );
     Ok(())

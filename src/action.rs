@@ -135,6 +135,28 @@ impl KwArgs {
         // Writing JSON into a Vec<u8> cannot fail for a str key.
         let _ = serde_json::to_writer(&mut self.buf, name);
         self.buf.push(b':');
+        self.push_value(value);
+    }
+
+    /// [`KwArgs::push`] for a name that needs no JSON escaping (a Rust identifier, as
+    /// `#[action_log]` records): the name is copied as it is.
+    pub fn push_ident<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) {
+        debug_assert!(
+            !name
+                .bytes()
+                .any(|b| b == b'"' || b == b'\\' || b.is_ascii_control()),
+            "{name:?} needs escaping"
+        );
+        if self.buf.len() > 1 {
+            self.buf.push(b',');
+        }
+        self.buf.push(b'"');
+        self.buf.extend_from_slice(name.as_bytes());
+        self.buf.extend_from_slice(b"\":");
+        self.push_value(value);
+    }
+
+    fn push_value<T: Serialize + ?Sized>(&mut self, value: &T) {
         let mark = self.buf.len();
         if let Err(e) = serde_json::to_writer(&mut self.buf, value) {
             self.buf.truncate(mark);
@@ -171,6 +193,7 @@ pub struct ActionLog {
 
 impl ActionLog {
     /// An action with this command (Amundsen's `command`: usually the handler's name).
+    #[inline]
     pub fn new(command: impl Into<Cow<'static, str>>) -> Self {
         Self {
             command: command.into(),
@@ -183,12 +206,14 @@ impl ActionLog {
     }
 
     /// Sets the user explicitly (skips the resolver chain of [`crate::user`]).
+    #[inline]
     pub fn user(mut self, user: impl Into<String>) -> Self {
         self.user = Some(StringValue::from(user.into()));
         self
     }
 
     /// Sets the user if `Some`; with `None` the resolver chain applies.
+    #[inline]
     pub fn user_opt(mut self, user: Option<String>) -> Self {
         if let Some(u) = user {
             self.user = Some(StringValue::from(u));
@@ -198,12 +223,14 @@ impl ActionLog {
 
     /// Sets the user to a string that lives for the whole program (a literal), without
     /// copying it.
+    #[inline]
     pub fn user_static(mut self, user: &'static str) -> Self {
         self.user = Some(StringValue::from(user));
         self
     }
 
     /// Adds one keyword argument, serialised as JSON.
+    #[inline]
     pub fn arg<T: Serialize + ?Sized>(mut self, name: &str, value: &T) -> Self {
         self.kwargs
             .get_or_insert_with(KwArgs::new)
@@ -211,7 +238,19 @@ impl ActionLog {
         self
     }
 
+    /// [`ActionLog::arg`] for an argument whose name is a Rust identifier (what
+    /// `#[action_log]` calls): the name goes into the JSON without an escaping pass.
+    #[doc(hidden)]
+    #[inline]
+    pub fn arg_ident<T: Serialize + ?Sized>(mut self, name: &str, value: &T) -> Self {
+        self.kwargs
+            .get_or_insert_with(KwArgs::new)
+            .push_ident(name, value);
+        self
+    }
+
     /// Sets the keyword arguments as ready-made JSON text (replaces [`ActionLog::arg`]s).
+    #[inline]
     pub fn keyword_args_json(mut self, json: impl Into<String>) -> Self {
         self.kwargs_json = Some(json.into());
         self.kwargs = None;
@@ -219,12 +258,14 @@ impl ActionLog {
     }
 
     /// Sets the positional arguments as JSON array text.
+    #[inline]
     pub fn pos_args_json(mut self, json: impl Into<String>) -> Self {
         self.pos_args_json = Some(json.into());
         self
     }
 
     /// Records the fully-qualified function name as `code.function.name`.
+    #[inline]
     pub fn function(mut self, name: impl Into<Cow<'static, str>>) -> Self {
         self.function = Some(name.into());
         self
@@ -431,5 +472,19 @@ mod tests {
         assert_eq!(v["page_index"], 0);
         assert!(v["bad"].as_str().unwrap().starts_with("<unserializable: "));
         assert_eq!(KwArgs::new().finish(), "{}");
+    }
+
+    #[test]
+    fn identifier_names_give_the_same_json_as_escaped_ones() {
+        let (mut a, mut b) = (KwArgs::new(), KwArgs::new());
+        for (name, value) in [
+            ("table_key", "hive://a\"b"),
+            ("r#type", "x"),
+            ("größe", "y"),
+        ] {
+            a.push(name, value);
+            b.push_ident(name, value);
+        }
+        assert_eq!(a.finish(), b.finish());
     }
 }

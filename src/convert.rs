@@ -127,6 +127,22 @@ impl AttrLike for Value {
     }
 }
 
+impl AttrLike for &Value {
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s.as_str()),
+            _ => None,
+        }
+    }
+
+    fn into_text(self) -> String {
+        match self {
+            Value::String(s) => s.as_str().to_owned(),
+            other => sdk_value(other).into_text(),
+        }
+    }
+}
+
 impl AttrLike for Option<AnyValue> {
     fn as_str(&self) -> Option<&str> {
         match self.as_ref()?.value.as_ref()? {
@@ -154,13 +170,13 @@ pub trait SpanView {
     /// Whether the span carries `action_log.command`, i.e. is an action log.
     fn is_action(&self) -> bool;
     /// Calls `f` for every span attribute, in order, handing over the values.
-    fn drain_attributes(&mut self, f: &mut dyn FnMut(&str, Self::Attr));
+    fn drain_attributes(&mut self, f: impl FnMut(&str, Self::Attr));
     /// Calls `f` for every attribute of the last span event named `exception`.
-    fn drain_exception_event(&mut self, f: &mut dyn FnMut(&str, Self::Attr));
-    /// Start time in ns since the Unix epoch; 0 when unknown.
-    fn start_unix_nanos(&self) -> u64;
-    /// End time in ns since the Unix epoch; 0 when unknown.
-    fn end_unix_nanos(&self) -> u64;
+    fn drain_exception_event(&mut self, f: impl FnMut(&str, Self::Attr));
+    /// Start time in ms since the Unix epoch; `None` when unknown (0 or before the epoch).
+    fn start_epoch_ms(&self) -> Option<i64>;
+    /// End time in ms since the Unix epoch; `None` when unknown.
+    fn end_epoch_ms(&self) -> Option<i64>;
     /// `Some(description)` (possibly empty) when the span status is Error.
     fn error_status(&self) -> Option<&str>;
     /// The trace id as 32 lower-case hex digits.
@@ -289,6 +305,7 @@ impl<A> Found<A> {
         }
     }
 
+    #[inline(always)]
     fn see(&mut self, k: &str, v: A) {
         let slot = match k {
             key::COMMAND => &mut self.command,
@@ -390,17 +407,20 @@ struct Fields<'r, A> {
 }
 
 /// The one conversion every route goes through (see the module docs).
+// Inlined into its two renderings: a `Fields` returned through memory and read back costs
+// more than the copies of the code.
+#[inline(always)]
 fn convert_fields<'r, S: SpanView>(
     mut span: S,
     resource_host: Option<&'r str>,
     opts: &ConvertOptions,
 ) -> Result<Option<Fields<'r, S::Attr>>, ConvertError> {
-    if !span.is_action() {
-        return Ok(None);
-    }
+    // No `is_action` scan first: a span without `action_log.command` comes out of the
+    // drain below without one, and callers that must not lose a non-action span's
+    // attributes ask `is_action` before handing it over.
     let error_description = span.error_status().map(str::to_owned);
     let mut found = Found::new();
-    span.drain_attributes(&mut |k, v| found.see(k, v));
+    span.drain_attributes(|k, v| found.see(k, v));
     let Some(command) = found.command.take() else {
         return Ok(None);
     };
@@ -427,8 +447,8 @@ fn convert_fields<'r, S: SpanView>(
         None => resource_host.map(Text::Borrowed),
     };
 
-    let start = nanos_to_ms(span.start_unix_nanos());
-    let end = nanos_to_ms(span.end_unix_nanos());
+    let start = span.start_epoch_ms();
+    let end = span.end_epoch_ms();
     if let (Some(s), Some(e)) = (start, end)
         && e < s
     {
@@ -452,7 +472,7 @@ fn convert_fields<'r, S: SpanView>(
             );
             if exc.0.is_none() && exc.1.is_none() {
                 let mut ev = Found::new();
-                span.drain_exception_event(&mut |k, v| ev.see(k, v));
+                span.drain_exception_event(|k, v| ev.see(k, v));
                 exc = (ev.exc_type, ev.exc_message, ev.exc_stack);
             }
             let text = error_text(exc, &description);
@@ -501,7 +521,7 @@ impl<A: AttrLike> Fields<'_, A> {
     /// number order, each wrapper a nested message whose only field (number 1) is left
     /// out when it holds the default value.
     fn encode_length_delimited(&self, buf: &mut Vec<u8>) {
-        use prost::encoding::{encode_varint, encoded_len_varint};
+        use prost::encoding::encoded_len_varint;
         fn s<'a, A: AttrLike>(t: &'a Option<Text<'_, A>>) -> Option<&'a str> {
             t.as_ref().map(Text::as_str)
         }
@@ -542,23 +562,23 @@ impl<A: AttrLike> Fields<'_, A> {
             total += field_len(int_inner(v));
         }
         buf.reserve(total + 10);
-        encode_varint(total as u64, buf);
+        put_varint(total as u64, buf);
         let put_str = |field: u32, v: &str, buf: &mut Vec<u8>| {
             // Field numbers 1..=11 with wire type 2 fit one key byte.
             buf.push(((field << 3) | 2) as u8);
-            encode_varint(str_inner(v) as u64, buf);
+            put_varint(str_inner(v) as u64, buf);
             if !v.is_empty() {
                 buf.push((1 << 3) | 2);
-                encode_varint(v.len() as u64, buf);
+                put_varint(v.len() as u64, buf);
                 buf.extend_from_slice(v.as_bytes());
             }
         };
         let put_int = |field: u32, v: i64, buf: &mut Vec<u8>| {
             buf.push(((field << 3) | 2) as u8);
-            encode_varint(int_inner(v) as u64, buf);
+            put_varint(int_inner(v) as u64, buf);
             if v != 0 {
                 buf.push(1 << 3);
-                encode_varint(v as u64, buf);
+                put_varint(v as u64, buf);
             }
         };
         if let Some(v) = strings[0].1 {
@@ -578,7 +598,19 @@ impl<A: AttrLike> Fields<'_, A> {
     }
 }
 
+/// A varint, one byte without a call for the values below 128 that nearly every length in
+/// an action is; prost's encoder otherwise.
+#[inline(always)]
+fn put_varint(v: u64, buf: &mut Vec<u8>) {
+    if v < 0x80 {
+        buf.push(v as u8);
+    } else {
+        prost::encoding::encode_varint(v, buf);
+    }
+}
+
 /// The privacy step: the user becomes its keyed pseudonym when a key is configured.
+#[inline]
 fn pseudonymise_user<'r, A: AttrLike>(
     user: Option<Text<'r, A>>,
     opts: &ConvertOptions,
@@ -611,6 +643,9 @@ fn error_text<A: AttrLike>(
     text
 }
 
+// Inlined: returned through memory, a `Text` read back whole right after the call
+// stalls on store forwarding (seen in perf annotate of `convert_fields`).
+#[inline(always)]
 fn scalar_text<'r, A: AttrLike>(v: A, k: &'static str, w: &mut Vec<ConvertWarning>) -> Text<'r, A> {
     if v.as_str().is_some() {
         Text::Attr(v)
@@ -620,6 +655,7 @@ fn scalar_text<'r, A: AttrLike>(v: A, k: &'static str, w: &mut Vec<ConvertWarnin
     }
 }
 
+#[inline(always)]
 fn json_text<'r, A: AttrLike>(
     v: A,
     k: &'static str,
@@ -700,14 +736,25 @@ fn nanos_to_ms(n: u64) -> Option<i64> {
     (n != 0).then_some((n / 1_000_000) as i64)
 }
 
-fn system_time_nanos(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
+/// What `nanos_to_ms` gives for the time as u64 ns (saturated, as OTLP carries it),
+/// without a 128-bit nanosecond count below the saturation point (the year 2554).
+fn system_time_ms(t: SystemTime) -> Option<i64> {
+    const LAST_EXACT_SECS: u64 = u64::MAX / 1_000_000_000;
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) if d.is_zero() => None,
+        Ok(d) if d.as_secs() < LAST_EXACT_SECS => {
+            Some((d.as_secs() * 1000 + u64::from(d.subsec_millis())) as i64)
+        }
+        Ok(d) => nanos_to_ms(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+        Err(_) => None,
+    }
 }
 
 /// A trace or span id as lower-case hex, formatted on the stack.
+// Aligned so that moving it copies whole 16-byte lanes, as the hex encoder's vector stores
+// wrote them: copies at other offsets stalled on store forwarding (perf annotate).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C, align(16))]
 pub struct HexId {
     buf: [u8; 32],
     len: u8,
@@ -727,6 +774,7 @@ impl std::fmt::Display for HexId {
     }
 }
 
+#[inline(always)]
 fn hex_id_buf(bytes: &[u8], expected: usize) -> Result<HexId, String> {
     if bytes.len() != expected || expected > 16 {
         return Err(format!("expected {expected} bytes, got {}", bytes.len()));
@@ -739,7 +787,7 @@ fn hex_id_buf(bytes: &[u8], expected: usize) -> Result<HexId, String> {
         len: (2 * expected) as u8,
     };
     // Lengths checked above: the slice is exactly twice the input.
-    hex::encode_to_slice(bytes, &mut out.buf[..2 * expected]).map_err(|e| e.to_string())?;
+    const_hex::encode_to_slice(bytes, &mut out.buf[..2 * expected]).map_err(|e| e.to_string())?;
     Ok(out)
 }
 
@@ -750,6 +798,7 @@ fn hex_id(bytes: &[u8], expected: usize) -> Result<String, String> {
 
 // ---- the SDK's SpanData -------------------------------------------------------------
 
+#[inline]
 fn sdk_value(v: &Value) -> AttrValue<'_> {
     match v {
         Value::String(s) => AttrValue::Str(s.as_str()),
@@ -785,47 +834,51 @@ fn sdk_is_action(span: &SpanData) -> bool {
         .any(|kv| kv.key.as_str() == key::COMMAND)
 }
 
-/// A borrowed SDK span: attribute values are copied out.
+/// A borrowed SDK span: attribute values are lent, and copied only when kept.
 impl<'a> SpanView for &'a SpanData {
-    type Attr = AttrValue<'a>;
+    type Attr = &'a Value;
 
     fn is_action(&self) -> bool {
         sdk_is_action(self)
     }
 
-    fn drain_attributes(&mut self, f: &mut dyn FnMut(&str, AttrValue<'a>)) {
+    fn drain_attributes(&mut self, mut f: impl FnMut(&str, &'a Value)) {
         let span: &'a SpanData = self;
         for kv in &span.attributes {
-            f(kv.key.as_str(), sdk_value(&kv.value));
+            f(kv.key.as_str(), &kv.value);
         }
     }
 
-    fn drain_exception_event(&mut self, f: &mut dyn FnMut(&str, AttrValue<'a>)) {
+    fn drain_exception_event(&mut self, mut f: impl FnMut(&str, &'a Value)) {
         let span: &'a SpanData = self;
         if let Some(i) = sdk_exception_event(span) {
             for kv in &span.events.events[i].attributes {
-                f(kv.key.as_str(), sdk_value(&kv.value));
+                f(kv.key.as_str(), &kv.value);
             }
         }
     }
 
     // The rest reads plain fields: the owned impl's answers apply as they are.
-    fn start_unix_nanos(&self) -> u64 {
-        SpanData::start_unix_nanos(self)
+    #[inline(always)]
+    fn start_epoch_ms(&self) -> Option<i64> {
+        SpanData::start_epoch_ms(self)
     }
 
-    fn end_unix_nanos(&self) -> u64 {
-        SpanData::end_unix_nanos(self)
+    #[inline(always)]
+    fn end_epoch_ms(&self) -> Option<i64> {
+        SpanData::end_epoch_ms(self)
     }
 
     fn error_status(&self) -> Option<&str> {
         SpanData::error_status(self)
     }
 
+    #[inline(always)]
     fn trace_id_hex(&self) -> Result<HexId, ConvertError> {
         SpanData::trace_id_hex(self)
     }
 
+    #[inline(always)]
     fn span_id_hex(&self) -> Result<HexId, ConvertError> {
         SpanData::span_id_hex(self)
     }
@@ -839,13 +892,13 @@ impl SpanView for SpanData {
         sdk_is_action(self)
     }
 
-    fn drain_attributes(&mut self, f: &mut dyn FnMut(&str, Value)) {
+    fn drain_attributes(&mut self, mut f: impl FnMut(&str, Value)) {
         for kv in std::mem::take(&mut self.attributes) {
             f(kv.key.as_str(), kv.value);
         }
     }
 
-    fn drain_exception_event(&mut self, f: &mut dyn FnMut(&str, Value)) {
+    fn drain_exception_event(&mut self, mut f: impl FnMut(&str, Value)) {
         if let Some(i) = sdk_exception_event(self) {
             for kv in std::mem::take(&mut self.events.events[i].attributes) {
                 f(kv.key.as_str(), kv.value);
@@ -853,12 +906,14 @@ impl SpanView for SpanData {
         }
     }
 
-    fn start_unix_nanos(&self) -> u64 {
-        system_time_nanos(self.start_time)
+    #[inline(always)]
+    fn start_epoch_ms(&self) -> Option<i64> {
+        system_time_ms(self.start_time)
     }
 
-    fn end_unix_nanos(&self) -> u64 {
-        system_time_nanos(self.end_time)
+    #[inline(always)]
+    fn end_epoch_ms(&self) -> Option<i64> {
+        system_time_ms(self.end_time)
     }
 
     fn error_status(&self) -> Option<&str> {
@@ -868,11 +923,13 @@ impl SpanView for SpanData {
         }
     }
 
+    #[inline(always)]
     fn trace_id_hex(&self) -> Result<HexId, ConvertError> {
         hex_id_buf(&self.span_context.trace_id().to_bytes(), 16)
             .map_err(ConvertError::InvalidTraceId)
     }
 
+    #[inline(always)]
     fn span_id_hex(&self) -> Result<HexId, ConvertError> {
         hex_id_buf(&self.span_context.span_id().to_bytes(), 8).map_err(ConvertError::InvalidSpanId)
     }
@@ -942,14 +999,14 @@ impl<'a> SpanView for &'a OtlpSpan {
         otlp_is_action(self)
     }
 
-    fn drain_attributes(&mut self, f: &mut dyn FnMut(&str, AttrValue<'a>)) {
+    fn drain_attributes(&mut self, mut f: impl FnMut(&str, AttrValue<'a>)) {
         let span: &'a OtlpSpan = self;
         for kv in &span.attributes {
             f(kv.key.as_str(), otlp_value(kv.value.as_ref()));
         }
     }
 
-    fn drain_exception_event(&mut self, f: &mut dyn FnMut(&str, AttrValue<'a>)) {
+    fn drain_exception_event(&mut self, mut f: impl FnMut(&str, AttrValue<'a>)) {
         let span: &'a OtlpSpan = self;
         if let Some(i) = otlp_exception_event(span) {
             for kv in &span.events[i].attributes {
@@ -959,22 +1016,26 @@ impl<'a> SpanView for &'a OtlpSpan {
     }
 
     // The rest reads plain fields: the owned impl's answers apply as they are.
-    fn start_unix_nanos(&self) -> u64 {
-        OtlpSpan::start_unix_nanos(self)
+    #[inline(always)]
+    fn start_epoch_ms(&self) -> Option<i64> {
+        OtlpSpan::start_epoch_ms(self)
     }
 
-    fn end_unix_nanos(&self) -> u64 {
-        OtlpSpan::end_unix_nanos(self)
+    #[inline(always)]
+    fn end_epoch_ms(&self) -> Option<i64> {
+        OtlpSpan::end_epoch_ms(self)
     }
 
     fn error_status(&self) -> Option<&str> {
         OtlpSpan::error_status(self)
     }
 
+    #[inline(always)]
     fn trace_id_hex(&self) -> Result<HexId, ConvertError> {
         OtlpSpan::trace_id_hex(self)
     }
 
+    #[inline(always)]
     fn span_id_hex(&self) -> Result<HexId, ConvertError> {
         OtlpSpan::span_id_hex(self)
     }
@@ -988,13 +1049,13 @@ impl SpanView for OtlpSpan {
         otlp_is_action(self)
     }
 
-    fn drain_attributes(&mut self, f: &mut dyn FnMut(&str, Option<AnyValue>)) {
+    fn drain_attributes(&mut self, mut f: impl FnMut(&str, Option<AnyValue>)) {
         for kv in std::mem::take(&mut self.attributes) {
             f(kv.key.as_str(), kv.value);
         }
     }
 
-    fn drain_exception_event(&mut self, f: &mut dyn FnMut(&str, Option<AnyValue>)) {
+    fn drain_exception_event(&mut self, mut f: impl FnMut(&str, Option<AnyValue>)) {
         if let Some(i) = otlp_exception_event(self) {
             for kv in std::mem::take(&mut self.events[i].attributes) {
                 f(kv.key.as_str(), kv.value);
@@ -1002,12 +1063,14 @@ impl SpanView for OtlpSpan {
         }
     }
 
-    fn start_unix_nanos(&self) -> u64 {
-        self.start_time_unix_nano
+    #[inline(always)]
+    fn start_epoch_ms(&self) -> Option<i64> {
+        nanos_to_ms(self.start_time_unix_nano)
     }
 
-    fn end_unix_nanos(&self) -> u64 {
-        self.end_time_unix_nano
+    #[inline(always)]
+    fn end_epoch_ms(&self) -> Option<i64> {
+        nanos_to_ms(self.end_time_unix_nano)
     }
 
     fn error_status(&self) -> Option<&str> {
@@ -1017,10 +1080,12 @@ impl SpanView for OtlpSpan {
         }
     }
 
+    #[inline(always)]
     fn trace_id_hex(&self) -> Result<HexId, ConvertError> {
         hex_id_buf(&self.trace_id, 16).map_err(ConvertError::InvalidTraceId)
     }
 
+    #[inline(always)]
     fn span_id_hex(&self) -> Result<HexId, ConvertError> {
         hex_id_buf(&self.span_id, 8).map_err(ConvertError::InvalidSpanId)
     }
@@ -1088,6 +1153,34 @@ mod tests {
     use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
 
     use super::*;
+
+    #[test]
+    fn sdk_times_become_the_ms_their_otlp_nanoseconds_give() {
+        // The SDK route computes ms from the SystemTime; the bridge gets the same instant as
+        // saturated u64 ns. Both must agree, down to the edges.
+        let nanos = |t: SystemTime| {
+            t.duration_since(UNIX_EPOCH)
+                .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+                .unwrap_or(0)
+        };
+        let last = u64::MAX / 1_000_000_000;
+        for d in [
+            Duration::ZERO,
+            Duration::from_nanos(1),
+            Duration::from_micros(500),
+            Duration::from_millis(1_764_226_800_123),
+            Duration::new(last - 1, 999_999_999),
+            Duration::new(last, 0),
+            Duration::new(last, 709_551_615),
+            Duration::new(last, 709_551_616),
+            Duration::new(last + 1, 0),
+            Duration::from_secs(u64::MAX / 4),
+        ] {
+            let t = UNIX_EPOCH + d;
+            assert_eq!(system_time_ms(t), nanos_to_ms(nanos(t)), "{d:?}");
+        }
+        assert_eq!(system_time_ms(UNIX_EPOCH - Duration::from_secs(1)), None);
+    }
 
     fn sdk_span(attrs: Vec<KeyValue>, status: Status) -> SpanData {
         SpanData {

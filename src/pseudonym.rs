@@ -144,7 +144,7 @@ impl Pseudonymiser {
         let digest = mac.finalize().into_bytes();
         let mut out = String::with_capacity(PREFIX.len() + 64);
         out.push_str(PREFIX);
-        out.push_str(&hex::encode(digest));
+        out.push_str(&const_hex::encode(digest));
         out
     }
 

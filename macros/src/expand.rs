@@ -83,7 +83,7 @@ pub(crate) fn expand(args: Args, func: ItemFn) -> TokenStream {
     let arg_calls = recorded.iter().map(|name| {
         let key = name.to_string();
         quote_spanned! {name.span()=>
-            .arg(#key, ::actionlog::__private::recorded(&#name))
+            .arg_ident(#key, ::actionlog::__private::recorded(&#name))
         }
     });
     let starter = quote! {

@@ -893,7 +893,7 @@ fn sigterm_with_requests_in_flight_loses_no_accepted_action() {
 }
 
 pub(crate) fn hex(b: &[u8]) -> String {
-    hex::encode(b)
+    const_hex::encode(b)
 }
 
 /// Sends `spans` as one OTLP request and, when the bridge accepted every one, records their

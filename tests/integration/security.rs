@@ -28,7 +28,7 @@ const SASL_PASSWORD: &str = "sasl-pw-71c2e9a4b8d3";
 fn expected_pseudonym(key: &str, user: &str) -> String {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.as_bytes()).expect("hmac key");
     mac.update(user.trim().to_lowercase().as_bytes());
-    format!("hmac:{}", hex::encode(mac.finalize().into_bytes()))
+    format!("hmac:{}", const_hex::encode(mac.finalize().into_bytes()))
 }
 
 fn free_addr() -> SocketAddr {

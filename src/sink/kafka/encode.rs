@@ -49,16 +49,21 @@ fn put_zigzag(out: &mut Vec<u8>, v: i64) {
 /// The message value: protobuf bytes, behind the Schema Registry prefix when `schema_id`
 /// is set.
 pub fn encode_value(action: &UserAction, schema_id: Option<u32>) -> Vec<u8> {
-    match schema_id {
-        None => action.encode_to_vec(),
-        Some(id) => {
-            let mut out = confluent_framing(id, &[0]);
-            out.reserve(action.encoded_len());
-            // Encoding only fails when the buffer cannot grow, and a Vec always can.
-            let _ = action.encode(&mut out);
-            out
-        }
+    let mut out = Vec::new();
+    encode_value_into(action, schema_id, &mut out);
+    out
+}
+
+/// [`encode_value`] into `out` (cleared first), so that a producer that copies each value
+/// can reuse one buffer for a whole batch.
+pub fn encode_value_into(action: &UserAction, schema_id: Option<u32>, out: &mut Vec<u8>) {
+    out.clear();
+    if let Some(id) = schema_id {
+        out.extend_from_slice(&confluent_framing(id, &[0]));
     }
+    out.reserve(action.encoded_len());
+    // Encoding only fails when the buffer cannot grow, and a Vec always can.
+    let _ = action.encode(out);
 }
 
 /// Decodes a value written by [`encode_value`], framed or not. A protobuf message never
@@ -111,9 +116,30 @@ fn is_hex_id(s: &str, len: usize) -> bool {
 /// lowercase hex. The sampled flag is set: the span was recorded, or there would be no
 /// action.
 pub fn traceparent(action: &UserAction) -> Option<String> {
+    let mut buf = [0; TRACEPARENT_LEN];
+    write_traceparent(action, &mut buf).map(str::to_owned)
+}
+
+/// The length of a version-00 `traceparent`.
+pub const TRACEPARENT_LEN: usize = 55;
+
+/// [`traceparent`] written into `buf`, without an allocation per event.
+pub fn write_traceparent<'b>(
+    action: &UserAction,
+    buf: &'b mut [u8; TRACEPARENT_LEN],
+) -> Option<&'b str> {
     let trace = action.trace_id.as_deref()?;
     let span = action.span_id.as_deref()?;
-    (is_hex_id(trace, 32) && is_hex_id(span, 16)).then(|| format!("00-{trace}-{span}-01"))
+    if !(is_hex_id(trace, 32) && is_hex_id(span, 16)) {
+        return None;
+    }
+    buf[..3].copy_from_slice(b"00-");
+    buf[3..35].copy_from_slice(trace.as_bytes());
+    buf[35] = b'-';
+    buf[36..52].copy_from_slice(span.as_bytes());
+    buf[52..].copy_from_slice(b"-01");
+    // Only ASCII was written (checked hex digits and the separators).
+    std::str::from_utf8(buf).ok()
 }
 
 #[cfg(test)]
@@ -160,6 +186,16 @@ mod tests {
         let mut framed = confluent_framing(1, &[1, 2]);
         framed.extend(a.encode_to_vec());
         assert_eq!(decode_value(&framed).unwrap(), a);
+    }
+
+    #[test]
+    fn a_reused_value_buffer_holds_only_the_latest_value() {
+        let a = action();
+        let mut buf = vec![9u8; 1000];
+        encode_value_into(&a, Some(258), &mut buf);
+        assert_eq!(buf, encode_value(&a, Some(258)));
+        encode_value_into(&UserAction::default(), None, &mut buf);
+        assert!(buf.is_empty());
     }
 
     #[test]

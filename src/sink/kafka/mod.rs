@@ -10,7 +10,8 @@ pub use config::{
     BufferFullPolicy, Compression, KafkaConfigError, KafkaSinkConfig, StartFrom, consumer_config,
 };
 pub use encode::{
-    CONTENT_TYPE, HEADER_CONTENT_TYPE, HEADER_MESSAGE_NAME, HEADER_TRACEPARENT, confluent_framing,
-    decode_value, encode_value, traceparent,
+    CONTENT_TYPE, HEADER_CONTENT_TYPE, HEADER_MESSAGE_NAME, HEADER_TRACEPARENT, TRACEPARENT_LEN,
+    confluent_framing, decode_value, encode_value, encode_value_into, traceparent,
+    write_traceparent,
 };
 pub use sink::{KafkaSink, KafkaStats};

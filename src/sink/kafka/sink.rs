@@ -20,8 +20,8 @@ use tokio::sync::oneshot;
 
 use super::config::{BufferFullPolicy, KafkaConfigError, KafkaSinkConfig};
 use super::encode::{
-    CONTENT_TYPE, HEADER_CONTENT_TYPE, HEADER_MESSAGE_NAME, HEADER_TRACEPARENT, encode_value,
-    traceparent,
+    CONTENT_TYPE, HEADER_CONTENT_TYPE, HEADER_MESSAGE_NAME, HEADER_TRACEPARENT, TRACEPARENT_LEN,
+    encode_value_into, write_traceparent,
 };
 use crate::proto::{USER_ACTION_FULL_NAME, UserAction};
 use crate::sink::{Sink, SinkError};
@@ -282,13 +282,17 @@ impl Sink for KafkaSink {
         let mut refused: Vec<KafkaError> = Vec::new();
         let mut blocked_since: Option<Instant> = None;
         let mut gave_up = false;
+        // librdkafka copies value and headers when a record is sent: one buffer of each
+        // serves the whole batch.
+        let mut value = Vec::with_capacity(512);
+        let mut tp_buf = [0u8; TRACEPARENT_LEN];
         for action in actions {
             if gave_up {
                 dropped += 1;
                 continue;
             }
-            let value = encode_value(action, self.config.schema_id);
-            let tp = traceparent(action);
+            encode_value_into(action, self.config.schema_id, &mut value);
+            let tp = write_traceparent(action, &mut tp_buf);
             let mut headers = OwnedHeaders::new_with_capacity(3)
                 .insert(Header {
                     key: HEADER_CONTENT_TYPE,
@@ -298,10 +302,10 @@ impl Sink for KafkaSink {
                     key: HEADER_MESSAGE_NAME,
                     value: Some(USER_ACTION_FULL_NAME),
                 });
-            if let Some(tp) = &tp {
+            if let Some(tp) = tp {
                 headers = headers.insert(Header {
                     key: HEADER_TRACEPARENT,
-                    value: Some(tp.as_str()),
+                    value: Some(tp),
                 });
             }
             let (tx, rx) = oneshot::channel();
