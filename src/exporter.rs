@@ -256,9 +256,11 @@ impl<I: SpanExporter> SpanExporter for UserActionExporter<I> {
             }
             let name = span.name.clone();
             let host = self.resource_host.as_deref();
-            // By value: the span's strings move into the UserAction instead of being copied.
+            // Bytes are written straight from the borrowed attributes (the cheaper route:
+            // nothing is moved); an owned UserAction takes the span by value, so its
+            // strings move instead of being copied.
             let converted = if encoded {
-                convert_encoded(span, host, &self.options, bytes.buffer())
+                convert_encoded(&span, host, &self.options, bytes.buffer())
                     .map(|w| w.inspect(|_| bytes.added()))
             } else {
                 convert(span, host, &self.options).map(|c| {
