@@ -610,7 +610,6 @@ fn put_varint(v: u64, buf: &mut Vec<u8>) {
 }
 
 /// The privacy step: the user becomes its keyed pseudonym when a key is configured.
-#[inline]
 fn pseudonymise_user<'r, A: AttrLike>(
     user: Option<Text<'r, A>>,
     opts: &ConvertOptions,
@@ -798,7 +797,6 @@ fn hex_id(bytes: &[u8], expected: usize) -> Result<String, String> {
 
 // ---- the SDK's SpanData -------------------------------------------------------------
 
-#[inline]
 fn sdk_value(v: &Value) -> AttrValue<'_> {
     match v {
         Value::String(s) => AttrValue::Str(s.as_str()),
