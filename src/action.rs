@@ -105,6 +105,38 @@ fn start_span(builder: SpanBuilder, parent: &Context) -> Context {
     parent.with_span(builder.start_with_context(&global, parent))
 }
 
+thread_local! {
+    /// One JSON buffer per thread. Arguments and output are serialised into it and copied
+    /// out at their exact length: the SDK keeps attribute strings as `Box<str>`, which
+    /// reallocates a `String` with spare room, so building in a fresh buffer cost two
+    /// allocations and a copy per field instead of one of each.
+    static SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// The thread's JSON buffer, empty (a new one while another holds it).
+fn take_scratch() -> Vec<u8> {
+    let mut buf = SCRATCH.take();
+    buf.clear();
+    buf
+}
+
+/// Gives the buffer back, unless a huge value made it too big to keep around.
+fn give_scratch(buf: Vec<u8>) {
+    if buf.capacity() <= 64 * 1024 {
+        SCRATCH.set(buf);
+    }
+}
+
+/// The buffer's text as an exact-length `String`, and the buffer back to the thread.
+fn scratch_into_string(buf: Vec<u8>) -> String {
+    // serde_json only writes valid UTF-8.
+    let text = std::str::from_utf8(&buf)
+        .map(str::to_owned)
+        .unwrap_or_default();
+    give_scratch(buf);
+    text
+}
+
 /// Builds a JSON object of keyword arguments, one argument at a time.
 #[derive(Debug, Clone)]
 pub struct KwArgs {
@@ -120,7 +152,8 @@ impl Default for KwArgs {
 impl KwArgs {
     /// An empty object.
     pub fn new() -> Self {
-        let mut buf = Vec::with_capacity(128);
+        let mut buf = take_scratch();
+        buf.reserve(128);
         buf.push(b'{');
         Self { buf }
     }
@@ -167,16 +200,18 @@ impl KwArgs {
     /// The finished JSON object.
     pub fn finish(mut self) -> String {
         self.buf.push(b'}');
-        // serde_json only writes valid UTF-8.
-        String::from_utf8(self.buf).unwrap_or_default()
+        scratch_into_string(self.buf)
     }
 }
 
 /// Serialises `value` as JSON text, or `"<unserializable: reason>"` (as a JSON string).
 pub fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_else(|e| {
-        serde_json::to_string(&format!("<unserializable: {e}>")).unwrap_or_default()
-    })
+    let mut buf = take_scratch();
+    if let Err(e) = serde_json::to_writer(&mut buf, value) {
+        buf.clear();
+        let _ = serde_json::to_writer(&mut buf, &format!("<unserializable: {e}>"));
+    }
+    scratch_into_string(buf)
 }
 
 /// An action about to start: collects the command, the user and the arguments.
@@ -472,6 +507,29 @@ mod tests {
         assert_eq!(v["page_index"], 0);
         assert!(v["bad"].as_str().unwrap().starts_with("<unserializable: "));
         assert_eq!(KwArgs::new().finish(), "{}");
+    }
+
+    #[test]
+    fn texts_come_out_exact_and_the_buffer_is_reused_empty() {
+        let long = "x".repeat(100_000);
+        let out = to_json(&long);
+        assert_eq!(out.len(), 100_002);
+        assert_eq!(out.capacity(), out.len());
+        // A huge value's buffer is not kept; the next text is built from scratch.
+        assert_eq!(to_json(&25u64), "25");
+        let mut outer = KwArgs::new();
+        outer.push_ident("a", &1);
+        // Nested use while `outer` holds the buffer.
+        assert_eq!(to_json(&[1, 2]), "[1,2]");
+        let mut inner = KwArgs::new();
+        inner.push_ident("b", &2);
+        assert_eq!(inner.finish(), r#"{"b":2}"#);
+        let json = outer.finish();
+        assert_eq!(json, r#"{"a":1}"#);
+        assert_eq!(json.capacity(), json.len());
+        let mut bad = std::collections::HashMap::new();
+        bad.insert(vec![1u8], 1);
+        assert!(to_json(&bad).starts_with("\"<unserializable: "));
     }
 
     #[test]
