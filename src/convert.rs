@@ -111,12 +111,17 @@ impl AttrLike for AttrValue<'_> {
     }
 }
 
+/// An SDK value's text when it is a string (owned and borrowed values alike).
+fn sdk_str(v: &Value) -> Option<&str> {
+    match v {
+        Value::String(s) => Some(s.as_str()),
+        _ => None,
+    }
+}
+
 impl AttrLike for Value {
     fn as_str(&self) -> Option<&str> {
-        match self {
-            Value::String(s) => Some(s.as_str()),
-            _ => None,
-        }
+        sdk_str(self)
     }
 
     fn into_text(self) -> String {
@@ -129,16 +134,13 @@ impl AttrLike for Value {
 
 impl AttrLike for &Value {
     fn as_str(&self) -> Option<&str> {
-        match self {
-            Value::String(s) => Some(s.as_str()),
-            _ => None,
-        }
+        sdk_str(self)
     }
 
     fn into_text(self) -> String {
-        match self {
-            Value::String(s) => s.as_str().to_owned(),
-            other => sdk_value(other).into_text(),
+        match sdk_str(self) {
+            Some(s) => s.to_owned(),
+            None => sdk_value(self).into_text(),
         }
     }
 }
