@@ -29,7 +29,9 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use crate::convention as key;
-use crate::convert::{ConvertOptions, SpanView, convert, convert_encoded};
+use crate::convert::{
+    ConvertError, ConvertOptions, ConvertWarning, SpanView, convert, convert_encoded,
+};
 use crate::proto::UserAction;
 use crate::runtime;
 use crate::sink::{EncodedBatch, Sink, SinkError};
@@ -228,6 +230,25 @@ impl<I> UserActionExporter<I> {
         }
     }
 
+    /// Counts (and logs) one span's conversion outcome.
+    fn tally(&self, name: &str, converted: Result<Option<Vec<ConvertWarning>>, ConvertError>) {
+        match converted {
+            Ok(Some(warnings)) => {
+                if !warnings.is_empty() {
+                    self.stats
+                        .warnings
+                        .fetch_add(warnings.len() as u64, Ordering::Relaxed);
+                    tracing::debug!(span = %name, ?warnings, "action span converted with fallbacks");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(span = %name, error = %e, "action span rejected");
+            }
+        }
+    }
+
     fn blocking_sink_call<F, Fut>(&self, timeout: Duration, f: F) -> OTelSdkResult
     where
         F: FnOnce(Arc<dyn Sink>) -> Fut + Send + 'static,
@@ -246,44 +267,40 @@ impl<I: SpanExporter> SpanExporter for UserActionExporter<I> {
         // A sink that takes bytes gets them encoded straight from the spans' attributes,
         // without an owned UserAction in between.
         let encoded = self.sink.takes_encoded();
+        let host = self.resource_host.as_deref();
         let mut actions = Vec::with_capacity(if encoded { 0 } else { batch.len() });
         let mut bytes = EncodedBatch::with_capacity(if encoded { batch.len() * 256 } else { 0 });
         let mut others = Vec::new();
-        for span in batch {
-            if !span.is_action() {
-                others.push(span);
-                continue;
+        if encoded {
+            // Bytes are written straight from the borrowed attributes (nothing is moved),
+            // and the batch is freed in one go afterwards. Freed span by span, its memory
+            // went back to the calling thread's allocator pages for the whole length of the
+            // batch, while that thread was allocating from them: the calling thread paid for
+            // it in cache misses (fig 1 of docs/benchmarks.md).
+            for span in &batch {
+                if span.is_action() {
+                    let converted = convert_encoded(span, host, &self.options, bytes.buffer())
+                        .map(|w| w.inspect(|_| bytes.added()));
+                    self.tally(&span.name, converted);
+                }
             }
-            let name = span.name.clone();
-            let host = self.resource_host.as_deref();
-            // Bytes are written straight from the borrowed attributes (the cheaper route:
-            // nothing is moved); an owned UserAction takes the span by value, so its
-            // strings move instead of being copied.
-            let converted = if encoded {
-                convert_encoded(&span, host, &self.options, bytes.buffer())
-                    .map(|w| w.inspect(|_| bytes.added()))
-            } else {
-                convert(span, host, &self.options).map(|c| {
+            others.extend(batch.into_iter().filter(|span| !span.is_action()));
+        } else {
+            // An owned UserAction takes the span by value: its strings move instead of
+            // being copied.
+            for span in batch {
+                if !span.is_action() {
+                    others.push(span);
+                    continue;
+                }
+                let name = span.name.clone();
+                let converted = convert(span, host, &self.options).map(|c| {
                     c.map(|c| {
                         actions.push(c.action);
                         c.warnings
                     })
-                })
-            };
-            match converted {
-                Ok(Some(warnings)) => {
-                    if !warnings.is_empty() {
-                        self.stats
-                            .warnings
-                            .fetch_add(warnings.len() as u64, Ordering::Relaxed);
-                        tracing::debug!(span = %name, ?warnings, "action span converted with fallbacks");
-                    }
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    self.stats.rejected.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(span = %name, error = %e, "action span rejected");
-                }
+                });
+                self.tally(&name, converted);
             }
         }
         let sink_result = if !bytes.is_empty() {
