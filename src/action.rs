@@ -22,8 +22,10 @@
 //! return, a cancelled future, a panic) still ends its span, recorded as an error.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt::Display;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use opentelemetry::global::BoxedTracer;
@@ -40,6 +42,16 @@ use crate::user;
 // The SDK tracer itself rather than a `BoxedTracer`: a boxed tracer hands out boxed spans,
 // which the context then boxes again; an SDK span is boxed once.
 static TRACER: RwLock<Option<SdkTracer>> = RwLock::new(None);
+/// Bumped on every change of `TRACER`.
+static TRACER_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// This thread's copy of `TRACER` and the generation it was taken at. Taking the shared
+    /// lock on every action was a locked instruction per call, and a locked instruction
+    /// waits for all of the call's pending stores (perf annotate of `ActionLog::start`).
+    static LOCAL_TRACER: RefCell<(u64, Option<SdkTracer>)> =
+        const { RefCell::new((u64::MAX, None)) };
+}
 
 thread_local! {
     static SIMULATED: std::cell::Cell<Option<(SystemTime, std::time::Duration)>> =
@@ -86,18 +98,51 @@ fn scope() -> InstrumentationScope {
 /// look-up per call and lets a service keep action logs apart from its other tracing.
 pub fn set_tracer_provider(provider: &opentelemetry_sdk::trace::SdkTracerProvider) {
     use opentelemetry::trace::TracerProvider as _;
-    let tracer = provider.tracer_with_scope(scope());
-    *TRACER.write().unwrap_or_else(|p| p.into_inner()) = Some(tracer);
+    replace_tracer(Some(provider.tracer_with_scope(scope())));
 }
 
 /// Goes back to OpenTelemetry's global tracer provider.
+///
+/// Threads that logged actions hold a handle on the previous provider until their next
+/// action or their exit, so end a provider with its `shutdown()` rather than by dropping it.
 pub fn reset_tracer_provider() {
-    *TRACER.write().unwrap_or_else(|p| p.into_inner()) = None;
+    replace_tracer(None);
+}
+
+fn replace_tracer(tracer: Option<SdkTracer>) {
+    let mut shared = TRACER.write().unwrap_or_else(|p| p.into_inner());
+    *shared = tracer;
+    TRACER_GENERATION.fetch_add(1, Ordering::Release);
+    drop(shared);
+    // This thread lets go of the old provider now; other threads do on their next action.
+    let _ = LOCAL_TRACER.try_with(|local| {
+        if let Ok(mut local) = local.try_borrow_mut() {
+            *local = (u64::MAX, None);
+        }
+    });
 }
 
 /// Starts `builder` as a child of `parent` with the configured tracer (or the global one)
 /// and returns the context holding the new span.
 fn start_span(builder: SpanBuilder, parent: &Context) -> Context {
+    let generation = TRACER_GENERATION.load(Ordering::Acquire);
+    let mut builder = Some(builder);
+    let started = LOCAL_TRACER.try_with(|local| {
+        // Busy (a span processor logging an action from inside `on_start`) or gone (thread
+        // exit): the shared lock below serves.
+        let mut local = local.try_borrow_mut().ok()?;
+        if local.0 != generation {
+            let shared = TRACER.read().unwrap_or_else(|p| p.into_inner()).clone();
+            *local = (generation, shared);
+        }
+        let tracer = local.1.as_ref()?;
+        let builder = builder.take()?;
+        Some(parent.with_span(builder.start_with_context(tracer, parent)))
+    });
+    if let Ok(Some(cx)) = started {
+        return cx;
+    }
+    let builder = builder.expect("the builder is taken only by a span that started");
     if let Some(t) = TRACER.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
         return parent.with_span(builder.start_with_context(t, parent));
     }
@@ -320,39 +365,65 @@ impl ActionLog {
         };
         let pos: StringValue = self.pos_args_json.map_or("[]".into(), StringValue::from);
 
-        let pre_record = hooks::any_registered().then(|| UserAction {
-            host_name: host.map(str::to_owned),
-            start_epoch_ms: Some(epoch_ms(start)),
-            end_epoch_ms: None,
-            pos_args_json: Some(LongString::new(pos.as_str())),
-            keyword_args_json: Some(LongString::new(kwargs.as_str())),
-            output: None,
-            error: None,
-            user: user.as_ref().map(|u| u.as_str().to_owned()),
-            command: Some(self.command.to_string()),
-            trace_id: None,
-            span_id: None,
+        let pre_record = hooks::any_registered().then(|| {
+            Box::new(UserAction {
+                host_name: host.map(str::to_owned),
+                start_epoch_ms: Some(epoch_ms(start)),
+                end_epoch_ms: None,
+                pos_args_json: Some(LongString::new(pos.as_str())),
+                keyword_args_json: Some(LongString::new(kwargs.as_str())),
+                output: None,
+                error: None,
+                user: user.as_ref().map(|u| u.as_str().to_owned()),
+                command: Some(self.command.to_string()),
+                trace_id: None,
+                span_id: None,
+            })
         });
 
+        // One spare slot: the output attribute is added at the end. Attributes go in as a
+        // whole array where they can: pushed one at a time, each was staged on the stack in
+        // narrow stores and copied out with wide loads right behind them, a
+        // store-forwarding stall per push (perf annotate of `start`); an array's copies
+        // overlap.
         let mut attrs = Vec::with_capacity(7);
-        attrs.push(KeyValue::new(key::COMMAND, self.command.clone()));
-        if let Some(u) = user {
-            attrs.push(KeyValue::new(key::ENDUSER_ID, Value::String(u)));
-        }
-        if let Some(h) = host {
-            attrs.push(KeyValue::new(key::HOST_NAME, h));
-        }
-        attrs.push(KeyValue::new(key::POS_ARGS_JSON, Value::String(pos)));
-        attrs.push(KeyValue::new(key::KEYWORD_ARGS_JSON, Value::String(kwargs)));
-        if let Some(f) = self.function {
-            attrs.push(KeyValue::new(key::CODE_FUNCTION_NAME, f));
+        let command = KeyValue::new(key::COMMAND, self.command.clone());
+        let pos = KeyValue::new(key::POS_ARGS_JSON, Value::String(pos));
+        let kwargs = KeyValue::new(key::KEYWORD_ARGS_JSON, Value::String(kwargs));
+        match (user, host, self.function) {
+            (Some(u), Some(h), Some(f)) => attrs.extend([
+                command,
+                KeyValue::new(key::ENDUSER_ID, Value::String(u)),
+                KeyValue::new(key::HOST_NAME, h),
+                pos,
+                kwargs,
+                KeyValue::new(key::CODE_FUNCTION_NAME, f),
+            ]),
+            (user, host, function) => {
+                attrs.push(command);
+                if let Some(u) = user {
+                    attrs.push(KeyValue::new(key::ENDUSER_ID, Value::String(u)));
+                }
+                if let Some(h) = host {
+                    attrs.push(KeyValue::new(key::HOST_NAME, h));
+                }
+                attrs.extend([pos, kwargs]);
+                if let Some(f) = function {
+                    attrs.push(KeyValue::new(key::CODE_FUNCTION_NAME, f));
+                }
+            }
         }
 
         let parent = Context::current();
-        let builder = SpanBuilder::from_name(self.command)
-            .with_kind(SpanKind::Server)
-            .with_start_time(start)
-            .with_attributes(attrs);
+        // A literal rather than the builder methods: `with_attributes` is an out-of-line
+        // call that re-collects the vector and moves the whole builder twice.
+        let builder = SpanBuilder {
+            name: self.command,
+            span_kind: Some(SpanKind::Server),
+            start_time: Some(start),
+            attributes: Some(attrs),
+            ..SpanBuilder::default()
+        };
         let cx = start_span(builder, &parent);
 
         if let Some(mut record) = pre_record {
@@ -383,7 +454,9 @@ impl ActionLog {
 #[must_use = "an action ends when this is finished or dropped"]
 pub struct ActionSpan {
     cx: Context,
-    record: Option<UserAction>,
+    // Boxed: only callbacks need it, and inline it made every move of the span 200 bytes
+    // longer.
+    record: Option<Box<UserAction>>,
     output: Option<String>,
     error: Option<(String, String)>,
     finished: bool,

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use actionlog::action_log;
 use actionlog::hooks::{self, Phase};
+use actionlog::proto::UserAction;
 use serde::Serialize;
 
 use crate::support::{Pipeline, kwargs, now_ms, only, output};
@@ -317,4 +318,40 @@ fn plain_api_without_the_macro() {
             .value
             .contains("dropped before completion")
     );
+}
+
+#[test]
+fn a_thread_that_already_logged_follows_a_change_of_provider() {
+    // A long-lived worker (a pool thread, say) keeps its own copy of the tracer: it must
+    // notice that the provider changed, or its actions go to the old, shut-down one.
+    let (jobs, inbox) = std::sync::mpsc::channel::<(&'static str, std::sync::mpsc::Sender<()>)>();
+    let worker = std::thread::spawn(move || {
+        for (command, done) in inbox {
+            actionlog::ActionLog::new(command)
+                .user("w")
+                .start()
+                .finish();
+            done.send(()).unwrap();
+        }
+    });
+    let log_on_worker = |command| {
+        let (done, wait) = std::sync::mpsc::channel();
+        jobs.send((command, done)).unwrap();
+        wait.recv().unwrap();
+    };
+
+    let first = Pipeline::start();
+    log_on_worker("first");
+    let first = first.finish();
+    let second = Pipeline::start();
+    log_on_worker("second");
+    let second = second.finish();
+    drop(jobs);
+    worker.join().unwrap();
+
+    let commands = |actions: &[UserAction]| -> Vec<String> {
+        actions.iter().filter_map(|a| a.command.clone()).collect()
+    };
+    assert_eq!(commands(&first), ["first"]);
+    assert_eq!(commands(&second), ["second"]);
 }
