@@ -122,11 +122,33 @@ fn replace_tracer(tracer: Option<SdkTracer>) {
     });
 }
 
-/// Starts `builder` as a child of `parent` with the configured tracer (or the global one)
-/// and returns the context holding the new span.
-fn start_span(builder: SpanBuilder, parent: &Context) -> Context {
+/// What an action's span starts with. The `SpanBuilder` (~250 bytes) is made only where the
+/// span starts, so the thread-local look-up below moves these 64 bytes instead of it.
+struct SpanParts {
+    name: Cow<'static, str>,
+    start: SystemTime,
+    attributes: Vec<KeyValue>,
+}
+
+impl SpanParts {
+    fn builder(self) -> SpanBuilder {
+        // A literal rather than the builder methods: `with_attributes` is an out-of-line
+        // call that re-collects the vector and moves the whole builder twice.
+        SpanBuilder {
+            name: self.name,
+            span_kind: Some(SpanKind::Server),
+            start_time: Some(self.start),
+            attributes: Some(self.attributes),
+            ..SpanBuilder::default()
+        }
+    }
+}
+
+/// Starts the span as a child of `parent` with the configured tracer (or the global one)
+/// and returns the context holding it.
+fn start_span(parts: SpanParts, parent: &Context) -> Context {
     let generation = TRACER_GENERATION.load(Ordering::Acquire);
-    let mut builder = Some(builder);
+    let mut parts = Some(parts);
     let started = LOCAL_TRACER.try_with(|local| {
         // Busy (a span processor logging an action from inside `on_start`) or gone (thread
         // exit): the shared lock below serves.
@@ -136,13 +158,15 @@ fn start_span(builder: SpanBuilder, parent: &Context) -> Context {
             *local = (generation, shared);
         }
         let tracer = local.1.as_ref()?;
-        let builder = builder.take()?;
+        let builder = parts.take()?.builder();
         Some(parent.with_span(builder.start_with_context(tracer, parent)))
     });
     if let Ok(Some(cx)) = started {
         return cx;
     }
-    let builder = builder.expect("the builder is taken only by a span that started");
+    let builder = parts
+        .expect("the parts are taken only by a span that started")
+        .builder();
     if let Some(t) = TRACER.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
         return parent.with_span(builder.start_with_context(t, parent));
     }
@@ -415,16 +439,12 @@ impl ActionLog {
         }
 
         let parent = Context::current();
-        // A literal rather than the builder methods: `with_attributes` is an out-of-line
-        // call that re-collects the vector and moves the whole builder twice.
-        let builder = SpanBuilder {
+        let parts = SpanParts {
             name: self.command,
-            span_kind: Some(SpanKind::Server),
-            start_time: Some(start),
-            attributes: Some(attrs),
-            ..SpanBuilder::default()
+            start,
+            attributes: attrs,
         };
-        let cx = start_span(builder, &parent);
+        let cx = start_span(parts, &parent);
 
         if let Some(mut record) = pre_record {
             let sc = cx.span().span_context().clone();
