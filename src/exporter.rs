@@ -271,38 +271,30 @@ impl<I: SpanExporter> SpanExporter for UserActionExporter<I> {
         let mut actions = Vec::with_capacity(if encoded { 0 } else { batch.len() });
         let mut bytes = EncodedBatch::with_capacity(if encoded { batch.len() * 256 } else { 0 });
         let mut others = Vec::new();
-        if encoded {
-            // Bytes are written straight from the borrowed attributes (nothing is moved),
-            // and the batch is freed in one go afterwards. Freed span by span, its memory
-            // went back to the calling thread's allocator pages for the whole length of the
-            // batch, while that thread was allocating from them: the calling thread paid for
-            // it in cache misses (fig 1 of docs/benchmarks.md).
-            for span in &batch {
-                if span.is_action() {
-                    let converted = convert_encoded(span, host, &self.options, bytes.buffer())
-                        .map(|w| w.inspect(|_| bytes.added()));
-                    self.tally(&span.name, converted);
-                }
+        // Conversion reads the borrowed spans, and the batch is freed in one go afterwards.
+        // Freed span by span, its memory went back to the calling thread's allocator pages
+        // for the whole length of the batch, while that thread was allocating from them:
+        // the calling thread paid for it in cache misses (fig 1 of docs/benchmarks.md). An
+        // owned UserAction therefore copies its strings here, on the exporter's thread,
+        // rather than taking them from the spans.
+        for span in &batch {
+            if !span.is_action() {
+                continue;
             }
-            others.extend(batch.into_iter().filter(|span| !span.is_action()));
-        } else {
-            // An owned UserAction takes the span by value: its strings move instead of
-            // being copied.
-            for span in batch {
-                if !span.is_action() {
-                    others.push(span);
-                    continue;
-                }
-                let name = span.name.clone();
-                let converted = convert(span, host, &self.options).map(|c| {
+            let converted = if encoded {
+                convert_encoded(span, host, &self.options, bytes.buffer())
+                    .map(|w| w.inspect(|_| bytes.added()))
+            } else {
+                convert(span, host, &self.options).map(|c| {
                     c.map(|c| {
                         actions.push(c.action);
                         c.warnings
                     })
-                });
-                self.tally(&name, converted);
-            }
+                })
+            };
+            self.tally(&span.name, converted);
         }
+        others.extend(batch.into_iter().filter(|span| !span.is_action()));
         let sink_result = if !bytes.is_empty() {
             self.write_encoded(bytes).await
         } else if !actions.is_empty() {
