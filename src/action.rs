@@ -28,8 +28,10 @@ use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
-use opentelemetry::global::BoxedTracer;
-use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt};
+use opentelemetry::global::{BoxedSpan, BoxedTracer};
+use opentelemetry::trace::{
+    Span as _, SpanBuilder, SpanContext, SpanKind, Status, TraceContextExt,
+};
 use opentelemetry::{Context, InstrumentationScope, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::SdkTracer;
 use serde::Serialize;
@@ -144,9 +146,56 @@ impl SpanParts {
     }
 }
 
-/// Starts the span as a child of `parent` with the configured tracer (or the global one)
-/// and returns the context holding it.
-fn start_span(parts: SpanParts, parent: &Context) -> Context {
+/// An action's span, owned by the action. Its context carries only the span's identity
+/// (for the parent of spans started inside the action); the span itself stays out of it:
+/// in a `Context` it is moved into a shared, locked cell, and every write to it (the
+/// output, the end) takes that lock.
+enum ActionOtelSpan {
+    // Boxed: inline, its ~450 bytes were copied on every move of the action.
+    Sdk(Box<opentelemetry_sdk::trace::Span>),
+    Global(BoxedSpan),
+}
+
+impl std::fmt::Debug for ActionOtelSpan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ActionOtelSpan")
+            .field(self.span_context())
+            .finish()
+    }
+}
+
+impl ActionOtelSpan {
+    fn span_context(&self) -> &SpanContext {
+        match self {
+            Self::Sdk(s) => s.span_context(),
+            Self::Global(s) => s.span_context(),
+        }
+    }
+
+    fn set_attribute(&mut self, kv: KeyValue) {
+        match self {
+            Self::Sdk(s) => s.set_attribute(kv),
+            Self::Global(s) => s.set_attribute(kv),
+        }
+    }
+
+    fn set_status(&mut self, status: Status) {
+        match self {
+            Self::Sdk(s) => s.set_status(status),
+            Self::Global(s) => s.set_status(status),
+        }
+    }
+
+    fn end_with_timestamp(&mut self, end: SystemTime) {
+        match self {
+            Self::Sdk(s) => s.end_with_timestamp(end),
+            Self::Global(s) => s.end_with_timestamp(end),
+        }
+    }
+}
+
+/// Starts the span as a child of `parent` with the configured tracer (or the global one).
+fn start_span(parts: SpanParts, parent: &Context) -> ActionOtelSpan {
     let generation = TRACER_GENERATION.load(Ordering::Acquire);
     let mut parts = Some(parts);
     let started = LOCAL_TRACER.try_with(|local| {
@@ -159,7 +208,9 @@ fn start_span(parts: SpanParts, parent: &Context) -> Context {
         }
         let tracer = local.1.as_ref()?;
         let builder = parts.take()?.builder();
-        Some(parent.with_span(builder.start_with_context(tracer, parent)))
+        Some(ActionOtelSpan::Sdk(Box::new(
+            builder.start_with_context(tracer, parent),
+        )))
     });
     if let Ok(Some(cx)) = started {
         return cx;
@@ -168,10 +219,10 @@ fn start_span(parts: SpanParts, parent: &Context) -> Context {
         .expect("the parts are taken only by a span that started")
         .builder();
     if let Some(t) = TRACER.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
-        return parent.with_span(builder.start_with_context(t, parent));
+        return ActionOtelSpan::Sdk(Box::new(builder.start_with_context(t, parent)));
     }
     let global: BoxedTracer = opentelemetry::global::tracer_with_scope(scope());
-    parent.with_span(builder.start_with_context(&global, parent))
+    ActionOtelSpan::Global(builder.start_with_context(&global, parent))
 }
 
 thread_local! {
@@ -444,14 +495,16 @@ impl ActionLog {
             start,
             attributes: attrs,
         };
-        let cx = start_span(parts, &parent);
+        let span = start_span(parts, &parent);
+        let cx = parent.with_remote_span_context(span.span_context().clone());
 
         if let Some(mut record) = pre_record {
-            let sc = cx.span().span_context().clone();
+            let sc = span.span_context();
             record.trace_id = Some(sc.trace_id().to_string());
             record.span_id = Some(sc.span_id().to_string());
             hooks::run(Phase::PreExecution, &record);
             return ActionSpan {
+                span,
                 cx,
                 record: Some(record),
                 output: None,
@@ -460,6 +513,7 @@ impl ActionLog {
             };
         }
         ActionSpan {
+            span,
             cx,
             record: None,
             output: None,
@@ -473,6 +527,8 @@ impl ActionLog {
 #[derive(Debug)]
 #[must_use = "an action ends when this is finished or dropped"]
 pub struct ActionSpan {
+    span: ActionOtelSpan,
+    /// The caller's context with this span's identity as the active span.
     cx: Context,
     // Boxed: only callbacks need it, and inline it made every move of the span 200 bytes
     // longer.
@@ -483,9 +539,13 @@ pub struct ActionSpan {
 }
 
 impl ActionSpan {
-    /// The context holding this action's span: attach it (or use
+    /// A context whose active span is this action's: attach it (or use
     /// `opentelemetry::context::FutureExt::with_context`) so spans created inside the
     /// action become its children.
+    ///
+    /// The context carries the span's identity (its `SpanContext`), not the span itself:
+    /// the action records its own output and error, and `cx.span()` on this context is a
+    /// non-recording handle, so attributes or events set through it are not kept.
     pub fn context(&self) -> &Context {
         &self.cx
     }
@@ -531,7 +591,7 @@ impl ActionSpan {
         }
         self.finished = true;
         let end = clock_end();
-        let span = self.cx.span();
+        let span = &mut self.span;
         // The output is copied only when a post-execution callback needs it too.
         let output = if self.record.is_some() {
             self.output.clone()
@@ -542,10 +602,8 @@ impl ActionSpan {
             span.set_attribute(KeyValue::new(key::OUTPUT, out));
         }
         if let Some((ty, msg)) = &self.error {
-            span.set_attributes([
-                KeyValue::new(key::EXCEPTION_TYPE, ty.clone()),
-                KeyValue::new(key::EXCEPTION_MESSAGE, msg.clone()),
-            ]);
+            span.set_attribute(KeyValue::new(key::EXCEPTION_TYPE, ty.clone()));
+            span.set_attribute(KeyValue::new(key::EXCEPTION_MESSAGE, msg.clone()));
             span.set_status(Status::error(msg.clone()));
         }
         span.end_with_timestamp(end);

@@ -355,3 +355,88 @@ fn a_thread_that_already_logged_follows_a_change_of_provider() {
     assert_eq!(commands(&first), ["first"]);
     assert_eq!(commands(&second), ["second"]);
 }
+
+/// Keeps every finished span, for tests that look at the spans themselves.
+#[derive(Debug, Clone, Default)]
+struct KeepSpans(Arc<Mutex<Vec<opentelemetry_sdk::trace::SpanData>>>);
+
+impl opentelemetry_sdk::trace::SpanExporter for KeepSpans {
+    async fn export(
+        &self,
+        batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.lock().unwrap().extend(batch);
+        Ok(())
+    }
+}
+
+#[action_log(skip(tracer))]
+fn with_a_child_span(tracer: &opentelemetry_sdk::trace::SdkTracer, table_key: &str) -> usize {
+    use opentelemetry::trace::Tracer as _;
+    tracer.in_span("child", |_| table_key.len())
+}
+
+#[action_log(skip(tracer))]
+async fn with_a_child_span_async(tracer: opentelemetry_sdk::trace::SdkTracer) -> u32 {
+    use opentelemetry::trace::Tracer as _;
+    tokio::task::yield_now().await;
+    tracer.in_span("async child", |_| 7)
+}
+
+#[test]
+fn spans_started_inside_an_action_are_its_children() {
+    use opentelemetry::trace::TracerProvider as _;
+    let _lock = crate::support::global_lock();
+    let keep = KeepSpans::default();
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_simple_exporter(keep.clone())
+        .build();
+    actionlog::set_tracer_provider(&provider);
+    let tracer = provider.tracer("inner");
+
+    assert_eq!(with_a_child_span(&tracer, "hive://gold.core/rides"), 22);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    assert_eq!(rt.block_on(with_a_child_span_async(tracer.clone())), 7);
+    provider.shutdown().unwrap();
+    actionlog::reset_tracer_provider();
+
+    let spans = keep.0.lock().unwrap().clone();
+    let find = |name: &str| {
+        spans
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no span {name:?} in {spans:?}"))
+    };
+    for (action, child) in [
+        ("with_a_child_span", "child"),
+        ("with_a_child_span_async", "async child"),
+    ] {
+        let (action, child) = (find(action), find(child));
+        assert_eq!(
+            child.span_context.trace_id(),
+            action.span_context.trace_id()
+        );
+        assert_eq!(child.parent_span_id, action.span_context.span_id());
+        assert!(
+            !child.parent_span_is_remote,
+            "the parent is in this process"
+        );
+        assert!(child.end_time <= action.end_time);
+        assert!(
+            action
+                .attributes
+                .iter()
+                .any(|kv| kv.key.as_str() == actionlog::convention::OUTPUT),
+            "the action span still records its output: {action:?}"
+        );
+    }
+    assert_eq!(
+        spans.len(),
+        4,
+        "two actions and their two children: {spans:?}"
+    );
+}
