@@ -151,7 +151,8 @@ impl SpanParts {
 /// in a `Context` it is moved into a shared, locked cell, and every write to it (the
 /// output, the end) takes that lock.
 enum ActionOtelSpan {
-    // Boxed: inline, its ~450 bytes were copied on every move of the action.
+    // Boxed: held inline, the ~450-byte span made every move of the action a large copy,
+    // and that version measured no faster than a span inside the context (docs/benchmarks.md).
     Sdk(Box<opentelemetry_sdk::trace::Span>),
     Global(BoxedSpan),
 }
