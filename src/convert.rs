@@ -512,8 +512,8 @@ impl<A: AttrLike> Fields<'_, A> {
                 error: self.error.map(LongString::new),
                 user: self.user.map(Text::into_string),
                 command: Some(self.command.into_string()),
-                trace_id: Some(self.trace_id.as_str().to_owned()),
-                span_id: Some(self.span_id.as_str().to_owned()),
+                trace_id: Some(self.trace_id.to_hex()),
+                span_id: Some(self.span_id.to_hex()),
             },
             warnings: self.warnings,
         }
@@ -527,7 +527,7 @@ impl<A: AttrLike> Fields<'_, A> {
         fn s<'a, A: AttrLike>(t: &'a Option<Text<'_, A>>) -> Option<&'a str> {
             t.as_ref().map(Text::as_str)
         }
-        let strings: [(u32, Option<&str>); 9] = [
+        let strings: [(u32, Option<&str>); 7] = [
             (1, s(&self.host_name)),
             (4, s(&self.pos_args_json)),
             (5, s(&self.keyword_args_json)),
@@ -535,17 +535,18 @@ impl<A: AttrLike> Fields<'_, A> {
             (7, self.error.as_deref()),
             (8, s(&self.user)),
             (9, Some(self.command.as_str())),
-            (10, Some(self.trace_id.as_str())),
-            (11, Some(self.span_id.as_str())),
         ];
+        // Fields 10 and 11, written from the ids' bytes.
+        let ids = [(10u32, &self.trace_id), (11, &self.span_id)];
         // Wrapper messages: `1: string` or `1: int64`, empty for the default value.
-        let str_inner = |v: &str| {
-            if v.is_empty() {
+        let len_inner = |n: usize| {
+            if n == 0 {
                 0
             } else {
-                1 + encoded_len_varint(v.len() as u64) + v.len()
+                1 + encoded_len_varint(n as u64) + n
             }
         };
+        let str_inner = |v: &str| len_inner(v.len());
         let int_inner = |v: i64| {
             if v == 0 {
                 0
@@ -559,6 +560,9 @@ impl<A: AttrLike> Fields<'_, A> {
             if let Some(v) = *v {
                 total += field_len(str_inner(v));
             }
+        }
+        for (_, id) in ids {
+            total += field_len(len_inner(id.hex_len()));
         }
         for v in [self.start, self.end].into_iter().flatten() {
             total += field_len(int_inner(v));
@@ -596,6 +600,15 @@ impl<A: AttrLike> Fields<'_, A> {
             if let Some(v) = v {
                 put_str(field, v, buf);
             }
+        }
+        for (field, id) in ids {
+            // A checked id is never empty, so its wrapper always holds the string.
+            let n = id.hex_len();
+            buf.push(((field << 3) | 2) as u8);
+            put_varint(len_inner(n) as u64, buf);
+            buf.push((1 << 3) | 2);
+            put_varint(n as u64, buf);
+            id.push_hex(buf);
         }
     }
 }
@@ -751,27 +764,45 @@ fn system_time_ms(t: SystemTime) -> Option<i64> {
     }
 }
 
-/// A trace or span id as lower-case hex, formatted on the stack.
-// Aligned so that moving it copies whole 16-byte lanes, as the hex encoder's vector stores
-// wrote them: copies at other offsets stalled on store forwarding (perf annotate).
+/// A checked trace or span id (the right length, not all zeros), written as lower-case hex
+/// where it is rendered.
+// Kept as bytes until then: formatted into a stack buffer at conversion, the digits were
+// moved with loads right behind the hex encoder's vector stores, which stalled on store
+// forwarding (perf annotate of `convert_encoded`); written straight into the output they
+// are never read back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(C, align(16))]
 pub struct HexId {
-    buf: [u8; 32],
+    bytes: [u8; 16],
     len: u8,
 }
 
 impl HexId {
+    fn raw(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+
+    /// The number of hex digits.
+    pub fn hex_len(&self) -> usize {
+        2 * usize::from(self.len)
+    }
+
+    /// Appends the hex digits to `out`.
+    pub fn push_hex(&self, out: &mut Vec<u8>) {
+        let at = out.len();
+        out.resize(at + self.hex_len(), 0);
+        // The slice is exactly twice the id's length, so this cannot fail.
+        let _ = const_hex::encode_to_slice(self.raw(), &mut out[at..]);
+    }
+
     /// The hex digits.
-    pub fn as_str(&self) -> &str {
-        // Only ASCII hex digits are ever written.
-        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
+    pub fn to_hex(&self) -> String {
+        const_hex::encode(self.raw())
     }
 }
 
 impl std::fmt::Display for HexId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(&self.to_hex())
     }
 }
 
@@ -784,17 +815,16 @@ fn hex_id_buf(bytes: &[u8], expected: usize) -> Result<HexId, String> {
         return Err("all zeros".into());
     }
     let mut out = HexId {
-        buf: [0u8; 32],
-        len: (2 * expected) as u8,
+        bytes: [0; 16],
+        len: expected as u8,
     };
-    // Lengths checked above: the slice is exactly twice the input.
-    const_hex::encode_to_slice(bytes, &mut out.buf[..2 * expected]).map_err(|e| e.to_string())?;
+    out.bytes[..expected].copy_from_slice(bytes);
     Ok(out)
 }
 
 #[cfg(test)]
 fn hex_id(bytes: &[u8], expected: usize) -> Result<String, String> {
-    hex_id_buf(bytes, expected).map(|h| h.as_str().to_owned())
+    hex_id_buf(bytes, expected).map(|h| h.to_hex())
 }
 
 // ---- the SDK's SpanData -------------------------------------------------------------
