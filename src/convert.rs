@@ -770,15 +770,21 @@ fn system_time_ms(t: SystemTime) -> Option<i64> {
 // moved with loads right behind the hex encoder's vector stores, which stalled on store
 // forwarding (perf annotate of `convert_encoded`); written straight into the output they
 // are never read back.
+// Two words rather than a byte array: assembled from bytes at odd offsets, the array was
+// copied as 16-byte lanes over those narrow stores, another stall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HexId {
-    bytes: [u8; 16],
+    /// The id's bytes, big-endian, the first eight in `words[0]`.
+    words: [u64; 2],
     len: u8,
 }
 
 impl HexId {
-    fn raw(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
+    fn raw(&self) -> ([u8; 16], usize) {
+        let mut b = [0; 16];
+        b[..8].copy_from_slice(&self.words[0].to_be_bytes());
+        b[8..].copy_from_slice(&self.words[1].to_be_bytes());
+        (b, usize::from(self.len))
     }
 
     /// The number of hex digits.
@@ -790,13 +796,15 @@ impl HexId {
     pub fn push_hex(&self, out: &mut Vec<u8>) {
         let at = out.len();
         out.resize(at + self.hex_len(), 0);
+        let (b, n) = self.raw();
         // The slice is exactly twice the id's length, so this cannot fail.
-        let _ = const_hex::encode_to_slice(self.raw(), &mut out[at..]);
+        let _ = const_hex::encode_to_slice(&b[..n], &mut out[at..]);
     }
 
     /// The hex digits.
     pub fn to_hex(&self) -> String {
-        const_hex::encode(self.raw())
+        let (b, n) = self.raw();
+        const_hex::encode(&b[..n])
     }
 }
 
@@ -808,18 +816,19 @@ impl std::fmt::Display for HexId {
 
 #[inline(always)]
 fn hex_id_buf(bytes: &[u8], expected: usize) -> Result<HexId, String> {
-    if bytes.len() != expected || expected > 16 {
+    if bytes.len() != expected || !matches!(expected, 8 | 16) {
         return Err(format!("expected {expected} bytes, got {}", bytes.len()));
     }
     if bytes.iter().all(|b| *b == 0) {
         return Err("all zeros".into());
     }
-    let mut out = HexId {
-        bytes: [0; 16],
+    // `expected` is 8 or 16: a span id fills the first word, a trace id both.
+    let word = |b: &[u8]| b.try_into().map_or(0, u64::from_be_bytes);
+    let (first, rest) = bytes.split_at(bytes.len().min(8));
+    Ok(HexId {
+        words: [word(first), word(rest)],
         len: expected as u8,
-    };
-    out.bytes[..expected].copy_from_slice(bytes);
-    Ok(out)
+    })
 }
 
 #[cfg(test)]
@@ -1502,6 +1511,25 @@ mod tests {
                 original_bytes: 22
             }]
         );
+    }
+
+    #[test]
+    fn ids_render_as_lower_case_hex_of_their_bytes() {
+        let trace: Vec<u8> = (0x01..=0x10).collect();
+        let t = hex_id_buf(&trace, 16).unwrap();
+        assert_eq!(t.to_hex(), "0102030405060708090a0b0c0d0e0f10");
+        let s = hex_id_buf(&[0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 1], 8).unwrap();
+        assert_eq!(s.to_string(), "deadbeef00000001");
+        let mut out = b"x".to_vec();
+        s.push_hex(&mut out);
+        t.push_hex(&mut out);
+        assert_eq!(
+            out,
+            b"xdeadbeef000000010102030405060708090a0b0c0d0e0f10".to_vec()
+        );
+        assert!(hex_id_buf(&[0; 8], 8).is_err(), "all zeros");
+        assert!(hex_id_buf(&trace[..12], 12).is_err(), "only 8 or 16 bytes");
+        assert!(hex_id_buf(&trace, 8).is_err(), "length mismatch");
     }
 
     #[test]
