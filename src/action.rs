@@ -551,6 +551,16 @@ impl ActionSpan {
         &self.cx
     }
 
+    /// Moves the action's context out (for `#[action_log]`, which attaches it for the body):
+    /// a clone would be an atomic increment and decrement per call, and the action no
+    /// longer needs the context once it runs, since it holds its span itself. Afterwards
+    /// [`ActionSpan::context`] is the empty context.
+    #[doc(hidden)]
+    #[inline]
+    pub fn take_context(&mut self) -> Context {
+        std::mem::take(&mut self.cx)
+    }
+
     /// Records the output, serialised as JSON.
     pub fn output<T: Serialize + ?Sized>(&mut self, value: &T) {
         self.output = Some(to_json(value));

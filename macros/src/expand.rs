@@ -139,7 +139,7 @@ pub(crate) fn expand(args: Args, func: ItemFn) -> TokenStream {
         };
         quote! {
             let mut __al_span = #starter;
-            let __al_cx = ::core::clone::Clone::clone(__al_span.context());
+            let __al_cx = __al_span.take_context();
             let __al_result = ::actionlog::__private::CatchUnwindExt::catch_unwind(
                 ::std::panic::AssertUnwindSafe(
                     ::actionlog::__private::OtelFutureExt::with_context(
@@ -159,7 +159,7 @@ pub(crate) fn expand(args: Args, func: ItemFn) -> TokenStream {
         quote! {
             let mut __al_span = #starter;
             let __al_result = {
-                let _al_guard = ::core::clone::Clone::clone(__al_span.context()).attach();
+                let _al_guard = __al_span.take_context().attach();
                 ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(#closure))
             };
             #settle
