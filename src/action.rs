@@ -213,8 +213,8 @@ fn start_span(parts: SpanParts, parent: &Context) -> ActionOtelSpan {
             builder.start_with_context(tracer, parent),
         )))
     });
-    if let Ok(Some(cx)) = started {
-        return cx;
+    if let Ok(Some(span)) = started {
+        return span;
     }
     let builder = parts
         .expect("the parts are taken only by a span that started")

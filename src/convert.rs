@@ -815,7 +815,7 @@ impl std::fmt::Display for HexId {
 }
 
 #[inline(always)]
-fn hex_id_buf(bytes: &[u8], expected: usize) -> Result<HexId, String> {
+fn checked_id(bytes: &[u8], expected: usize) -> Result<HexId, String> {
     if bytes.len() != expected || !matches!(expected, 8 | 16) {
         return Err(format!("expected {expected} bytes, got {}", bytes.len()));
     }
@@ -833,7 +833,7 @@ fn hex_id_buf(bytes: &[u8], expected: usize) -> Result<HexId, String> {
 
 #[cfg(test)]
 fn hex_id(bytes: &[u8], expected: usize) -> Result<String, String> {
-    hex_id_buf(bytes, expected).map(|h| h.to_hex())
+    checked_id(bytes, expected).map(|h| h.to_hex())
 }
 
 // ---- the SDK's SpanData -------------------------------------------------------------
@@ -964,13 +964,13 @@ impl SpanView for SpanData {
 
     #[inline(always)]
     fn trace_id_hex(&self) -> Result<HexId, ConvertError> {
-        hex_id_buf(&self.span_context.trace_id().to_bytes(), 16)
+        checked_id(&self.span_context.trace_id().to_bytes(), 16)
             .map_err(ConvertError::InvalidTraceId)
     }
 
     #[inline(always)]
     fn span_id_hex(&self) -> Result<HexId, ConvertError> {
-        hex_id_buf(&self.span_context.span_id().to_bytes(), 8).map_err(ConvertError::InvalidSpanId)
+        checked_id(&self.span_context.span_id().to_bytes(), 8).map_err(ConvertError::InvalidSpanId)
     }
 }
 
@@ -1121,12 +1121,12 @@ impl SpanView for OtlpSpan {
 
     #[inline(always)]
     fn trace_id_hex(&self) -> Result<HexId, ConvertError> {
-        hex_id_buf(&self.trace_id, 16).map_err(ConvertError::InvalidTraceId)
+        checked_id(&self.trace_id, 16).map_err(ConvertError::InvalidTraceId)
     }
 
     #[inline(always)]
     fn span_id_hex(&self) -> Result<HexId, ConvertError> {
-        hex_id_buf(&self.span_id, 8).map_err(ConvertError::InvalidSpanId)
+        checked_id(&self.span_id, 8).map_err(ConvertError::InvalidSpanId)
     }
 }
 
@@ -1516,9 +1516,9 @@ mod tests {
     #[test]
     fn ids_render_as_lower_case_hex_of_their_bytes() {
         let trace: Vec<u8> = (0x01..=0x10).collect();
-        let t = hex_id_buf(&trace, 16).unwrap();
+        let t = checked_id(&trace, 16).unwrap();
         assert_eq!(t.to_hex(), "0102030405060708090a0b0c0d0e0f10");
-        let s = hex_id_buf(&[0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 1], 8).unwrap();
+        let s = checked_id(&[0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 1], 8).unwrap();
         assert_eq!(s.to_string(), "deadbeef00000001");
         let mut out = b"x".to_vec();
         s.push_hex(&mut out);
@@ -1527,9 +1527,9 @@ mod tests {
             out,
             b"xdeadbeef000000010102030405060708090a0b0c0d0e0f10".to_vec()
         );
-        assert!(hex_id_buf(&[0; 8], 8).is_err(), "all zeros");
-        assert!(hex_id_buf(&trace[..12], 12).is_err(), "only 8 or 16 bytes");
-        assert!(hex_id_buf(&trace, 8).is_err(), "length mismatch");
+        assert!(checked_id(&[0; 8], 8).is_err(), "all zeros");
+        assert!(checked_id(&trace[..12], 12).is_err(), "only 8 or 16 bytes");
+        assert!(checked_id(&trace, 8).is_err(), "length mismatch");
     }
 
     #[test]
