@@ -270,17 +270,17 @@ impl<I: SpanExporter> SpanExporter for UserActionExporter<I> {
         let host = self.resource_host.as_deref();
         let mut actions = Vec::with_capacity(if encoded { 0 } else { batch.len() });
         let mut bytes = EncodedBatch::with_capacity(if encoded { batch.len() * 256 } else { 0 });
-        let mut others = Vec::new();
         // Conversion reads the borrowed spans, and the batch is freed in one go afterwards.
         // Freed span by span, its memory went back to the calling thread's allocator pages
         // for the whole length of the batch, while that thread was allocating from them:
         // the calling thread paid for it in cache misses (fig 1 of docs/benchmarks.md). An
         // owned UserAction therefore copies its strings here, on the exporter's thread,
         // rather than taking them from the spans.
+        // Conversion answers `Ok(None)` for a span that is not an action, so the spans are
+        // scanned for the command attribute once, by the conversion, and a batch with no
+        // other spans is not scanned again to find them.
+        let mut not_actions = 0usize;
         for span in &batch {
-            if !span.is_action() {
-                continue;
-            }
             let converted = if encoded {
                 convert_encoded(span, host, &self.options, bytes.buffer())
                     .map(|w| w.inspect(|_| bytes.added()))
@@ -292,9 +292,15 @@ impl<I: SpanExporter> SpanExporter for UserActionExporter<I> {
                     })
                 })
             };
+            not_actions += usize::from(matches!(converted, Ok(None)));
             self.tally(&span.name, converted);
         }
-        others.extend(batch.into_iter().filter(|span| !span.is_action()));
+        let others: Vec<SpanData> = if not_actions == 0 {
+            drop(batch);
+            Vec::new()
+        } else {
+            batch.into_iter().filter(|span| !span.is_action()).collect()
+        };
         let sink_result = if !bytes.is_empty() {
             self.write_encoded(bytes).await
         } else if !actions.is_empty() {
