@@ -486,6 +486,84 @@ mod tests {
         );
     }
 
+    /// The reference for [`Redactor::inspect`]: a full parse into a tree, every key checked.
+    fn inspect_by_tree(r: &Redactor, text: &str) -> Inspection {
+        fn any_key(r: &Redactor, v: &Value) -> bool {
+            match v {
+                Value::Object(m) => m.iter().any(|(k, v)| r.key_matches(k) || any_key(r, v)),
+                Value::Array(vs) => vs.iter().any(|v| any_key(r, v)),
+                _ => false,
+            }
+        }
+        match serde_json::from_str::<Value>(text) {
+            Ok(v) => Inspection::Json {
+                secret_key: any_key(r, &v),
+            },
+            Err(_) => Inspection::NotJson,
+        }
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let key = prop_oneof![
+            Just("table_key".to_owned()),
+            Just("x_Token".to_owned()),
+            Just("DB_PASSWORD".to_owned()),
+            Just("tok\"en".to_owned()),
+            Just("tok:en".to_owned()),
+            Just("apikey\n".to_owned()),
+            "[a-z_:\" ]{0,8}".prop_map(String::from),
+            any::<String>(),
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            Just(Value::from("password: \"x\"")),
+            Just(Value::from("\":")),
+            Just(Value::from("reset my password")),
+            any::<String>().prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 5, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                proptest::collection::vec((key.clone(), inner), 0..5)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// The one-parse walk agrees with a full parse into a tree, compact or
+        /// pretty-printed, escaped keys included.
+        #[test]
+        fn inspect_agrees_with_a_full_parse(v in json_value(), pretty: bool) {
+            let r = Redactor::default();
+            let text = if pretty {
+                serde_json::to_string_pretty(&v).unwrap()
+            } else {
+                v.to_string()
+            };
+            proptest::prop_assert_eq!(r.inspect(&text), inspect_by_tree(&r, &text), "{}", text);
+        }
+
+        /// Damaged texts: whatever serde_json rejects is not JSON here either.
+        #[test]
+        fn inspect_rejects_what_serde_json_rejects(
+            v in json_value(),
+            cut in 0usize..64,
+            insert in proptest::sample::select(vec!["", ",", "\"", ":", "}", "]", "\\", " x"]),
+        ) {
+            let r = Redactor::default();
+            let mut text = v.to_string();
+            let at = text.len().saturating_sub(cut);
+            let at = (0..=at).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+            text.insert_str(at, insert);
+            proptest::prop_assert_eq!(r.inspect(&text), inspect_by_tree(&r, &text), "{}", text);
+        }
+    }
+
     #[test]
     fn an_escaped_secret_key_is_redacted() {
         // The raw-text pre-scan alone would miss it: the key only spells `password` once
