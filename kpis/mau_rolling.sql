@@ -1,9 +1,6 @@
 -- MAU rolling(d): distinct users active in days d-29 ... d (may reach before the window).
-WITH ud AS (
-  SELECT DISTINCT user_norm, day FROM qualifying
-)
-SELECT w.day, COUNT(DISTINCT ud.user_norm) AS mau
+SELECT w.day, COUNT(DISTINCT a.user_norm) AS mau
 FROM window_days w
-LEFT JOIN ud ON ud.day >= w.day - 29 AND ud.day <= w.day
+LEFT JOIN active_days a ON a.day >= w.day - 29 AND a.day <= w.day
 GROUP BY w.day
 ORDER BY w.day

@@ -1,11 +1,8 @@
 -- Stickiness: mean DAU over the window's days / MAU rolling on the window's last day.
-WITH ud AS (
-  SELECT DISTINCT user_norm, day FROM qualifying
-),
-daily AS (
-  SELECT w.day, COUNT(ud.user_norm) AS dau
+WITH daily AS (
+  SELECT w.day, COUNT(a.user_norm) AS dau
   FROM window_days w
-  LEFT JOIN ud ON ud.day = w.day
+  LEFT JOIN active_days a ON a.day = w.day
   GROUP BY w.day
 ),
 mean_dau AS (
@@ -13,7 +10,7 @@ mean_dau AS (
 ),
 mau_last AS (
   SELECT COUNT(DISTINCT user_norm) AS mau
-  FROM ud
+  FROM active_days
   WHERE day >= {to_day} - 30 AND day < {to_day}
 )
 SELECT d.mean_dau, m.mau AS mau_last_day, d.mean_dau / NULLIF(m.mau, 0) AS stickiness

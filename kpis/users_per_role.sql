@@ -22,7 +22,7 @@ folded AS (
   GROUP BY m.out_role
 ),
 active AS (
-  SELECT DISTINCT user_norm FROM qualifying WHERE day >= {from_day}
+  SELECT DISTINCT user_norm FROM active_days WHERE day >= {from_day}
 ),
 active_by_role AS (
   SELECT m.out_role AS role, COUNT(DISTINCT a.user_norm) AS active_users

@@ -8,7 +8,7 @@ WITH weeks AS (
 ),
 uw AS (
   SELECT DISTINCT user_norm, day - ((day + 3) % 7) AS week_start
-  FROM qualifying
+  FROM active_days
   WHERE day >= {from_day}
 )
 SELECT k.week_start, k.days_in_window, k.days_in_window < 7 AS partial,

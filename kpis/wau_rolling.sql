@@ -1,9 +1,6 @@
 -- WAU rolling(d): distinct users active in days d-6 ... d (may reach before the window).
-WITH ud AS (
-  SELECT DISTINCT user_norm, day FROM qualifying
-)
-SELECT w.day, COUNT(DISTINCT ud.user_norm) AS wau
+SELECT w.day, COUNT(DISTINCT a.user_norm) AS wau
 FROM window_days w
-LEFT JOIN ud ON ud.day >= w.day - 6 AND ud.day <= w.day
+LEFT JOIN active_days a ON a.day >= w.day - 6 AND a.day <= w.day
 GROUP BY w.day
 ORDER BY w.day

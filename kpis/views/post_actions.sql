@@ -1,33 +1,17 @@
--- Post-execution records of the window and of its 29-day look-back (pre-execution
--- duplicates have no end_epoch_ms and never count). Each record is numbered among the
--- copies sharing its trace/span id (copy_no), because an at-least-once loader may land one
--- twice.
+-- Post-execution records, each numbered among the copies sharing its trace/span id
+-- (copy_no), because an at-least-once loader may land one twice.
 --
--- Nearly every span id occurs once, and a record whose span id is unique is copy 1 of its
--- trace/span id without numbering it. Only records whose span id repeats (or is missing)
--- go through ROW_NUMBER, which still numbers them by the full trace/span id: numbering
--- every record in one window sorts the whole table into millions of one-row partitions,
--- which made this view most of a KPI run's time and grew faster than the data. The result
--- is the same as numbering everything. (`repeated RIGHT JOIN post` rather than `post LEFT
--- JOIN repeated`: DataFusion builds its hash table from the left side, which should be the
--- few repeated ids, not every record.)
-WITH post AS (
-  SELECT a.*
-  FROM actions a
-  WHERE a.end_epoch_ms IS NOT NULL
-    AND a.day >= {lookback_day}
-    AND a.day < {to_day}
-),
-repeated AS (
-  SELECT span_id AS r_span_id
-  FROM post
-  WHERE span_id IS NOT NULL
-  GROUP BY span_id
-  HAVING COUNT(*) > 1
-)
+-- A record whose span id is unique is copy 1 of its trace/span id without numbering it.
+-- Only records whose span id repeats (or is missing) go through ROW_NUMBER, which still
+-- numbers them by the full trace/span id: numbering every record in one window sorts the
+-- whole table into millions of one-row partitions, which made this view most of a KPI
+-- run's time and grew faster than the data. The result is the same as numbering
+-- everything. (`repeated_span_ids RIGHT JOIN post_execution` rather than the other way
+-- round: DataFusion builds its hash table from the left side, which should be the few
+-- repeated ids, not every record.)
 SELECT p.*, CAST(1 AS BIGINT) AS copy_no
-FROM repeated r
-RIGHT JOIN post p ON r.r_span_id = p.span_id
+FROM repeated_span_ids r
+RIGHT JOIN post_execution p ON r.r_span_id = p.span_id
 WHERE r.r_span_id IS NULL
   AND p.span_id IS NOT NULL
 UNION ALL
@@ -36,7 +20,7 @@ SELECT p.*,
          PARTITION BY p.trace_id, p.span_id
          ORDER BY p.start_epoch_ms, p.end_epoch_ms
        ) AS BIGINT) AS copy_no
-FROM repeated r
-RIGHT JOIN post p ON r.r_span_id = p.span_id
+FROM repeated_span_ids r
+RIGHT JOIN post_execution p ON r.r_span_id = p.span_id
 WHERE r.r_span_id IS NOT NULL
    OR p.span_id IS NULL

@@ -38,16 +38,31 @@ macro_rules! sql_file {
 
 /// The views every KPI builds on, created in this order over the tables `actions`,
 /// `window_days(day)` and `excluded_users(user_norm)`.
-pub const VIEWS: [SqlFile; 5] = [
+pub const VIEWS: [SqlFile; 8] = [
+    sql_file!(
+        "post_execution",
+        "kpis/views/post_execution.sql",
+        "Post-execution records"
+    ),
+    sql_file!(
+        "repeated_span_ids",
+        "kpis/views/repeated_span_ids.sql",
+        "Span ids on more than one record"
+    ),
     sql_file!(
         "post_actions",
         "kpis/views/post_actions.sql",
-        "Post-execution records"
+        "Post-execution records, copies numbered"
     ),
     sql_file!(
         "qualifying",
         "kpis/views/qualifying.sql",
         "Qualifying records"
+    ),
+    sql_file!(
+        "active_days",
+        "kpis/views/active_days.sql",
+        "Active days per user"
     ),
     sql_file!("searches", "kpis/views/searches.sql", "Searches"),
     sql_file!(
@@ -183,5 +198,28 @@ mod tests {
             assert!(!sql.contains('{'), "{} keeps a placeholder", f.path);
         }
         assert_eq!(p.apply("{lookback_day}"), "-19");
+    }
+
+    /// Every SQL file under `kpis/` is embedded exactly once: one left out would not run.
+    #[test]
+    fn every_sql_file_is_embedded_once() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut on_disk = Vec::new();
+        for dir in ["kpis", "kpis/views"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                let name = entry.unwrap().file_name().into_string().unwrap();
+                if name.ends_with(".sql") {
+                    on_disk.push(format!("{dir}/{name}"));
+                }
+            }
+        }
+        on_disk.sort();
+        let mut embedded: Vec<String> = VIEWS
+            .iter()
+            .chain(KPIS.iter())
+            .map(|f| f.path.to_owned())
+            .collect();
+        embedded.sort();
+        assert_eq!(embedded, on_disk);
     }
 }
