@@ -7,13 +7,19 @@
 -- than 10 minutes after a search lies in the search's bucket or the next one, so each
 -- search is paired with the clicks of those two buckets only, not with every click of its
 -- user (which made this join grow with the square of a user's activity).
+--
+-- Each search gets a number among its user's searches (search_no, in time order, ties
+-- broken by trace/span id); both windows of `s` share that order, so one sort serves both.
 WITH s AS (
-  SELECT user_norm, start_epoch_ms AS t, trace_id, span_id,
-         LEAD(start_epoch_ms) OVER (PARTITION BY user_norm ORDER BY start_epoch_ms) AS next_t
+  SELECT user_norm, start_epoch_ms AS t,
+         ROW_NUMBER() OVER (PARTITION BY user_norm
+                            ORDER BY start_epoch_ms, trace_id, span_id) AS search_no,
+         LEAD(start_epoch_ms) OVER (PARTITION BY user_norm
+                                    ORDER BY start_epoch_ms, trace_id, span_id) AS next_t
   FROM searches
 ),
 s_buckets AS (
-  SELECT s.user_norm, s.t, s.trace_id, s.span_id, s.next_t,
+  SELECT s.user_norm, s.t, s.search_no, s.next_t,
          CAST(FLOOR(s.t / 600000.0) AS BIGINT) + o.next_bucket AS bucket
   FROM s
   CROSS JOIN (SELECT 0 AS next_bucket UNION ALL SELECT 1 AS next_bucket) o
@@ -24,8 +30,7 @@ c_buckets AS (
   FROM search_clicks
 ),
 matched AS (
-  SELECT s.user_norm, s.t, s.trace_id, s.span_id,
-         c.start_epoch_ms AS click_t, c.click_position
+  SELECT s.user_norm, s.search_no, c.start_epoch_ms AS click_t, c.click_position
   FROM s_buckets s
   JOIN c_buckets c
     ON c.user_norm = s.user_norm
@@ -35,27 +40,20 @@ matched AS (
    AND (s.next_t IS NULL OR c.start_epoch_ms < s.next_t)
 ),
 -- Each user's matches in search order, every search's clicks earliest first: a search's
--- first click is the row where the search changes. (One window partition per user;
--- numbering the clicks of each search instead makes a partition of every search, which
--- was by far the slowest step.)
+-- first click is the row where the search number changes. (One window partition per
+-- user; numbering the clicks of each search instead makes a partition of every search,
+-- which was by far the slowest step.)
 ordered AS (
-  SELECT t, trace_id, span_id, click_position,
-         LAG(t) OVER (PARTITION BY user_norm
-                      ORDER BY t, trace_id, span_id, click_t, click_position) AS prev_t,
-         LAG(trace_id) OVER (PARTITION BY user_norm
-                             ORDER BY t, trace_id, span_id, click_t, click_position) AS prev_trace_id,
-         LAG(span_id) OVER (PARTITION BY user_norm
-                            ORDER BY t, trace_id, span_id, click_t, click_position) AS prev_span_id
+  SELECT search_no, click_position,
+         LAG(search_no) OVER (PARTITION BY user_norm
+                              ORDER BY search_no, click_t, click_position) AS prev_no
   FROM matched
 ),
 firsts AS (
   SELECT COUNT(*) AS clicked_searches,
          SUM(CAST(1 AS DOUBLE) / click_position) AS rr_sum
   FROM ordered
-  WHERE prev_t IS NULL
-     OR prev_t <> t
-     OR (prev_trace_id IS DISTINCT FROM trace_id)
-     OR (prev_span_id IS DISTINCT FROM span_id)
+  WHERE prev_no IS NULL OR prev_no <> search_no
 ),
 total AS (
   SELECT COUNT(*) AS searches FROM s
