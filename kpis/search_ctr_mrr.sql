@@ -10,8 +10,8 @@
 -- minutes later; a search followed by another search, or by a later click, has none.
 -- (Of searches at the same time only the last can have clicks, whichever it is, so they
 -- need no order among themselves.)
--- (One window per user over searches and clicks; joining searches to clicks instead
--- needs a join on time buckets and a second window, at more than twice the time.)
+-- (One window per user over searches and clicks, where joining searches to clicks on
+-- time buckets needs the join and a second window.)
 WITH timeline AS (
   SELECT user_norm, start_epoch_ms AS t, 0 AS kind, CAST(NULL AS BIGINT) AS click_position
   FROM searches
