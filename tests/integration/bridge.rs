@@ -44,6 +44,17 @@ struct Bridge {
 
 impl Bridge {
     fn start(extra: &[&str]) -> Self {
+        for _ in 0..5 {
+            if let Some(b) = Self::try_start(extra) {
+                return b;
+            }
+        }
+        panic!("actionlog serve lost its free ports to other processes five times");
+    }
+
+    /// Starts the bridge and waits until it is ready; `None` when it lost a port race
+    /// ([`crate::support::lost_port_race`]).
+    fn try_start(extra: &[&str]) -> Option<Self> {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("actions.pb");
         let log = dir.path().join("bridge.log");
@@ -65,7 +76,7 @@ impl Bridge {
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
             .expect("start actionlog serve");
-        let b = Bridge {
+        let mut b = Bridge {
             child: Some(child),
             grpc,
             http,
@@ -79,7 +90,10 @@ impl Bridge {
                 && r.status == 200
                 && TcpStream::connect(b.grpc).is_ok()
             {
-                return b;
+                return Some(b);
+            }
+            if crate::support::lost_port_race(&mut b.child, &b.log) {
+                return None;
             }
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -42,6 +42,23 @@ impl Serve {
     /// Starts the bridge with `args` (sink and mode flags; the listen addresses are added
     /// unless a config file sets them) and waits until `/readyz` answers 200.
     fn start(args: &[&str], addrs: Option<(SocketAddr, SocketAddr)>, log: &Path) -> Self {
+        // Ports this harness picks may be taken before the server binds them; the ones a
+        // test passes are its own business.
+        let tries = if addrs.is_none() { 5 } else { 1 };
+        for _ in 0..tries {
+            if let Some(s) = Self::try_start(args, addrs, log) {
+                return s;
+            }
+        }
+        panic!("actionlog serve lost its free ports to other processes {tries} time(s)");
+    }
+
+    /// One start; `None` when it lost a port race ([`crate::support::lost_port_race`]).
+    fn try_start(
+        args: &[&str],
+        addrs: Option<(SocketAddr, SocketAddr)>,
+        log: &Path,
+    ) -> Option<Self> {
         let (grpc, http) = addrs.unwrap_or_else(|| (free_addr(), free_addr()));
         let mut cmd = Command::new(crate::support::bin());
         cmd.arg("serve");
@@ -57,7 +74,7 @@ impl Serve {
             .stderr(std::fs::File::create(log).expect("log file"))
             .spawn()
             .expect("start actionlog serve");
-        let s = Serve {
+        let mut s = Serve {
             child: Some(child),
             grpc,
             http,
@@ -65,6 +82,9 @@ impl Serve {
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while http_request(s.http, "GET", "/readyz", &[], b"").map_or(true, |r| r.status != 200) {
+            if crate::support::lost_port_race(&mut s.child, &s.log) {
+                return None;
+            }
             assert!(
                 Instant::now() < deadline,
                 "bridge did not become ready; log:\n{}",
@@ -72,7 +92,7 @@ impl Serve {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        s
+        Some(s)
     }
 
     /// The server's log, without terminal colour codes.

@@ -89,6 +89,16 @@ impl Served {
     /// Starts the bridge with a file sink in `dir` and waits for its "listening" line (a
     /// probe of /readyz would need the TLS client this module avoids in Rust).
     fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        for _ in 0..5 {
+            if let Some(s) = Self::try_start(dir, args, env) {
+                return s;
+            }
+        }
+        panic!("actionlog serve lost its free ports to other processes five times");
+    }
+
+    /// One start; `None` when it lost a port race ([`crate::support::lost_port_race`]).
+    fn try_start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Option<Self> {
         let out = dir.join("actions.pb");
         let log = dir.join(format!("bridge-{}.log", free_addr().port()));
         let (grpc, http) = (free_addr(), free_addr());
@@ -105,7 +115,7 @@ impl Served {
             .stdout(std::fs::File::create(log.with_extension("stdout")).expect("stdout file"))
             .stderr(std::fs::File::create(&log).expect("log file"));
         let child = cmd.spawn().expect("start actionlog serve");
-        let s = Served {
+        let mut s = Served {
             child: Some(child),
             grpc,
             http,
@@ -115,7 +125,10 @@ impl Served {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if s.log_text().contains("actionlog bridge listening") {
-                return s;
+                return Some(s);
+            }
+            if crate::support::lost_port_race(&mut s.child, &s.log) {
+                return None;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
