@@ -21,27 +21,41 @@ fn amundsen_records_come_out_of_the_bridge_as_user_actions() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("actions.pb");
-    let (grpc, http) = (free_addr(), free_addr());
-    let mut bridge = Command::new(env!("CARGO_BIN_EXE_actionlog"))
-        .args([
-            "serve",
-            "--grpc-addr",
-            &grpc.to_string(),
-            "--http-addr",
-            &http.to_string(),
-            "--file",
-        ])
-        .arg(&out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the bridge");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(grpc).is_err() || std::net::TcpStream::connect(http).is_err()
-    {
-        assert!(Instant::now() < deadline, "bridge did not start");
-        std::thread::sleep(Duration::from_millis(50));
+    let log = dir.path().join("bridge.log");
+    let mut started = None;
+    for _ in 0..5 {
+        let (grpc, http) = (free_addr(), free_addr());
+        let bridge = Command::new(env!("CARGO_BIN_EXE_actionlog"))
+            .args([
+                "serve",
+                "--grpc-addr",
+                &grpc.to_string(),
+                "--http-addr",
+                &http.to_string(),
+                "--file",
+            ])
+            .arg(&out)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start the bridge");
+        let mut bridge = Some(bridge);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(grpc).is_err()
+            || std::net::TcpStream::connect(http).is_err()
+        {
+            if crate::support::lost_port_race(&mut bridge, &log) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "bridge did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if !crate::support::lost_port_race(&mut bridge, &log) {
+            started = bridge.map(|b| (b, grpc));
+            break;
+        }
     }
+    let (mut bridge, grpc) = started.expect("the bridge lost its free ports five times");
 
     let run = Command::new(&python)
         .arg(root.join("tests/python/amundsen_driver.py"))
