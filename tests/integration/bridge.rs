@@ -65,7 +65,11 @@ impl Bridge {
             .arg(grpc.to_string())
             .arg("--http-addr")
             .arg(http.to_string());
-        if !extra.contains(&"--otlp-log-endpoint") && !extra.contains(&"--file") {
+        // A `--file` flag would replace the sinks of a configuration file (flags win).
+        if !["--otlp-log-endpoint", "--file", "--config"]
+            .iter()
+            .any(|f| extra.contains(f))
+        {
             cmd.arg("--file").arg(&out);
         }
         let child = cmd
@@ -1366,32 +1370,8 @@ fn bridge_with_kafka_sink_puts_converted_actions_on_the_topic() {
         format!("[[sinks]]\ntype = \"kafka\"\nbrokers = \"{brokers}\"\ntopic = \"{topic}\"\n"),
     )
     .unwrap();
-    // Started by hand: the harness's `--file` flag would replace the configured Kafka sink.
-    let (grpc, http) = (free_addr(), free_addr());
-    let log = dir.path().join("bridge.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_actionlog"))
-        .args([
-            "serve",
-            "--grpc-addr",
-            &grpc.to_string(),
-            "--http-addr",
-            &http.to_string(),
-        ])
-        .arg("--config")
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("start the bridge");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while http_request(http, "GET", "/readyz", &[], b"").map_or(true, |r| r.status != 200) {
-        assert!(
-            Instant::now() < deadline,
-            "bridge did not start: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let bridge = Bridge::start(&["--config", cfg.to_str().unwrap()]);
+    let grpc = bridge.grpc;
     rt.block_on(async {
         let mut client = TraceServiceClient::connect(format!("http://{grpc}"))
             .await
@@ -1406,8 +1386,7 @@ fn bridge_with_kafka_sink_puts_converted_actions_on_the_topic() {
             .into_inner();
         assert!(resp.partial_success.is_none(), "{resp:?}");
     });
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(bridge);
 
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &brokers)
