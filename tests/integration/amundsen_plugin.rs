@@ -2,16 +2,7 @@
 //! Amundsen's frontend calls it, against a running `actionlog serve`.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-use actionlog::codec::LengthDelimitedReader;
-
-fn free_addr() -> std::net::SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-}
+use std::process::Command;
 
 #[test]
 fn amundsen_records_come_out_of_the_bridge_as_user_actions() {
@@ -19,53 +10,18 @@ fn amundsen_records_come_out_of_the_bridge_as_user_actions() {
         panic!("ACTIONLOG_PYTHON is not set: run the tests through scripts/test.sh (it installs the OpenTelemetry SDK)")
     });
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("actions.pb");
-    let log = dir.path().join("bridge.log");
-    let mut started = None;
-    for _ in 0..5 {
-        let (grpc, http) = (free_addr(), free_addr());
-        let bridge = Command::new(env!("CARGO_BIN_EXE_actionlog"))
-            .args([
-                "serve",
-                "--grpc-addr",
-                &grpc.to_string(),
-                "--http-addr",
-                &http.to_string(),
-                "--file",
-            ])
-            .arg(&out)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("start the bridge");
-        let mut bridge = Some(bridge);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(grpc).is_err()
-            || std::net::TcpStream::connect(http).is_err()
-        {
-            if crate::support::lost_port_race(&mut bridge, &log) {
-                break;
-            }
-            assert!(Instant::now() < deadline, "bridge did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        if !crate::support::lost_port_race(&mut bridge, &log) {
-            started = bridge.map(|b| (b, grpc));
-            break;
-        }
-    }
-    let (mut bridge, grpc) = started.expect("the bridge lost its free ports five times");
+    let bridge = crate::bridge::Bridge::start(&[]);
 
     let run = Command::new(&python)
         .arg(root.join("tests/python/amundsen_driver.py"))
         .arg(root.join("examples/amundsen-plugin"))
-        .env("ACTIONLOG_BRIDGE_ENDPOINT", format!("http://{grpc}"))
+        .env(
+            "ACTIONLOG_BRIDGE_ENDPOINT",
+            format!("http://{}", bridge.grpc),
+        )
         .env("OTEL_SERVICE_NAME", "amundsen-frontend-test")
         .output()
         .expect("run the Amundsen driver");
-    let _ = bridge.kill();
-    let _ = bridge.wait();
     assert!(
         run.status.success(),
         "driver failed: {}",
@@ -75,9 +31,7 @@ fn amundsen_records_come_out_of_the_bridge_as_user_actions() {
     assert!(String::from_utf8_lossy(&run.stderr).contains("cannot record the action"));
 
     let sent: Vec<serde_json::Value> = serde_json::from_slice(&run.stdout).expect("driver JSON");
-    let mut got: Vec<_> = LengthDelimitedReader::new(std::fs::File::open(&out).unwrap())
-        .map(|r| r.expect("decodes"))
-        .collect();
+    let mut got = bridge.actions();
     got.sort_by_key(|a| a.start_epoch_ms);
     assert_eq!(got.len(), sent.len(), "{got:#?}");
     for (a, s) in got.iter().zip(&sent) {

@@ -33,9 +33,9 @@ pub(crate) fn free_addr() -> SocketAddr {
 }
 
 /// A running `actionlog serve`, killed on drop.
-struct Bridge {
+pub(crate) struct Bridge {
     child: Option<Child>,
-    grpc: SocketAddr,
+    pub(crate) grpc: SocketAddr,
     http: SocketAddr,
     out: PathBuf,
     log: PathBuf,
@@ -43,7 +43,7 @@ struct Bridge {
 }
 
 impl Bridge {
-    fn start(extra: &[&str]) -> Self {
+    pub(crate) fn start(extra: &[&str]) -> Self {
         for _ in 0..5 {
             if let Some(b) = Self::try_start(extra) {
                 return b;
@@ -108,7 +108,7 @@ impl Bridge {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    fn actions(&self) -> Vec<UserAction> {
+    pub(crate) fn actions(&self) -> Vec<UserAction> {
         read_actions(&self.out)
     }
 
