@@ -26,7 +26,7 @@ use rdkafka::message::Message as _;
 use crate::bridge::{
     action_span, export_recording_acked, free_addr, hex, http_request, metric, request,
 };
-use crate::kafka::{Tansu, brokers, consume_all, create_topic, free_port, seq_of, unique_topic};
+use crate::kafka::{Tansu, brokers, consume_all, create_topic, seq_of, unique_topic};
 
 // ---- harness ------------------------------------------------------------------------
 
@@ -261,10 +261,10 @@ fn spool_segments(dir: &Path) -> usize {
 #[test]
 fn fault_broker_outage_under_load_every_action_delivered_or_dropped_and_counted() {
     const BUFFER: u32 = 300;
-    let port = free_port();
     let topic = unique_topic("outage");
     let rt = runtime();
-    let mut first = Tansu::start(port, &[]);
+    let mut first = Tansu::start_on_free_port(&[]);
+    let port = first.port();
     rt.block_on(create_topic(&first.addr(), &topic, 3));
 
     let mut cfg = KafkaSinkConfig::new(first.addr()).with_topic(&topic);
@@ -577,10 +577,9 @@ fn fault_sigterm_under_load_drains_and_flushes_every_accepted_action() {
 
 #[test]
 fn fault_sigterm_with_a_stuck_sink_reports_the_shortfall_and_keeps_it_spooled() {
-    let port = free_port();
     let topic = unique_topic("shortfall");
     let rt = runtime();
-    let broker = Tansu::start(port, &[]);
+    let broker = Tansu::start_on_free_port(&[]);
     rt.block_on(create_topic(&broker.addr(), &topic, 1));
     let dir = tempfile::tempdir().expect("tempdir");
     let spool = dir.path().join("spool");
@@ -667,10 +666,9 @@ fn fault_sigterm_with_a_stuck_sink_reports_the_shortfall_and_keeps_it_spooled() 
 #[test]
 fn fault_stuck_sink_bounded_memory_retryable_errors_and_a_responsive_server() {
     const INFLIGHT: usize = 8;
-    let port = free_port();
     let topic = unique_topic("stuck");
     let rt = runtime();
-    let broker = Tansu::start(port, &[]);
+    let broker = Tansu::start_on_free_port(&[]);
     rt.block_on(create_topic(&broker.addr(), &topic, 3));
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = dir.path().join("bridge.toml");

@@ -55,9 +55,30 @@ pub(crate) struct Tansu {
 }
 
 impl Tansu {
+    /// A broker on `port`, which the test needs (a sink already points there). Fails clearly
+    /// when another process holds the port.
     pub(crate) fn start(port: u16, extra: &[&str]) -> Self {
+        Self::try_start(port, extra).unwrap_or_else(|| {
+            panic!("tansu exited instead of listening on {port}: another process holds the port?")
+        })
+    }
+
+    /// A broker on a port found free. Finding one means binding port 0 and letting go, so
+    /// another process can take it before Tansu binds it: then it tries again on a new one.
+    pub(crate) fn start_on_free_port(extra: &[&str]) -> Self {
+        for _ in 0..5 {
+            if let Some(t) = Self::try_start(free_port(), extra) {
+                return t;
+            }
+        }
+        panic!("tansu lost the race for a free port five times");
+    }
+
+    /// `None` when Tansu exits before or just after the port answers (it could not bind it,
+    /// and whatever answered is another process).
+    fn try_start(port: u16, extra: &[&str]) -> Option<Self> {
         let url = format!("tcp://127.0.0.1:{port}");
-        let child = Command::new(tansu_bin())
+        let mut child = Command::new(tansu_bin())
             .args([
                 "broker",
                 "--listener-url",
@@ -71,12 +92,26 @@ impl Tansu {
             .stderr(Stdio::null())
             .spawn()
             .expect("cannot start tansu");
+        let exited = |c: &mut Child| matches!(c.try_wait(), Ok(Some(_)));
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if exited(&mut child) {
+                return None;
+            }
             assert!(Instant::now() < deadline, "tansu did not listen on {port}");
             std::thread::sleep(Duration::from_millis(50));
         }
-        Self { child, port }
+        // A failed bind ends Tansu within milliseconds; this catches the case where the
+        // port answered because someone else listens on it.
+        std::thread::sleep(Duration::from_millis(300));
+        if exited(&mut child) {
+            return None;
+        }
+        Some(Self { child, port })
+    }
+
+    pub(crate) fn port(&self) -> u16 {
+        self.port
     }
 
     pub(crate) fn addr(&self) -> String {
@@ -338,6 +373,18 @@ async fn kafka_ten_thousand_decorated_actions_reach_an_independent_consumer() {
 
 // --- broker outages ------------------------------------------------------------------------
 
+/// The harness itself: a port another process holds is noticed (Tansu exits, the port
+/// still answers), which is what lets `start_on_free_port` try again.
+#[test]
+fn tansu_harness_notices_a_port_held_by_another_process() {
+    let held = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = held.local_addr().expect("addr").port();
+    assert!(Tansu::try_start(port, &[]).is_none());
+    let broker = Tansu::start_on_free_port(&[]);
+    assert_ne!(broker.port(), port);
+    TcpStream::connect(broker.addr()).expect("the broker listens");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_broker_down_at_start_is_logged_and_events_arrive_once_it_is_up() {
     let port = free_port();
@@ -393,9 +440,9 @@ async fn kafka_broker_down_at_start_is_logged_and_events_arrive_once_it_is_up() 
 async fn kafka_broker_killed_mid_stream_unacknowledged_events_reach_the_new_broker() {
     const BATCHES: usize = 40;
     const PER_BATCH: usize = 50;
-    let port = free_port();
     let topic = unique_topic("restart");
-    let mut first = Tansu::start(port, &[]);
+    let mut first = Tansu::start_on_free_port(&[]);
+    let port = first.port();
     create_topic(&first.addr(), &topic, 3).await;
     let mut cfg = config(&first.addr(), &topic);
     cfg.message_timeout_ms = 60_000;
@@ -522,7 +569,7 @@ async fn kafka_oversized_message_and_unknown_topic_fail_clearly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_bad_credentials_fail_clearly_without_endless_retry() {
-    let broker = Tansu::start(free_port(), &["--authentication"]);
+    let broker = Tansu::start_on_free_port(&["--authentication"]);
     let mut cfg = config(&broker.addr(), "secured")
         .with_option("security.protocol", "sasl_plaintext")
         .with_option("sasl.mechanism", "PLAIN")
