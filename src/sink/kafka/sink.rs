@@ -1,10 +1,10 @@
-//! The producer: a librdkafka `ThreadedProducer` whose delivery reports settle one oneshot
-//! per event and update the counters, so counts stay right even when a caller stops
-//! waiting (the exporter's timeout drops its future; librdkafka still reports).
+//! The producer: a librdkafka `ThreadedProducer` whose delivery reports count down the
+//! write their event belongs to and update the counters, so counts stay right even when a
+//! caller stops waiting (the exporter's timeout drops its future; librdkafka still reports).
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,7 +16,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{
     BaseRecord, DeliveryResult, Producer, ProducerContext, PurgeConfig, ThreadedProducer,
 };
-use tokio::sync::oneshot;
+use tokio::sync::Notify;
 
 use super::config::{BufferFullPolicy, KafkaConfigError, KafkaSinkConfig};
 use super::encode::{
@@ -75,7 +75,28 @@ impl KafkaStats {
     }
 }
 
-type Report = Result<(), KafkaError>;
+/// One write's events in librdkafka's hands. Every event's record carries a reference
+/// (the delivery opaque), so a write costs no allocation per event.
+#[derive(Default)]
+struct Pending {
+    /// Events enqueued and not yet reported, plus one held by the writer until it has
+    /// enqueued them all, so the count reaches zero only after the last report.
+    left: AtomicUsize,
+    /// What librdkafka reported failed.
+    failures: Mutex<Vec<KafkaError>>,
+    /// Signalled when `left` reaches zero (a permit is kept if the writer is not yet
+    /// waiting).
+    settled: Notify,
+}
+
+impl Pending {
+    /// Counts one event (or the writer's hold) as done.
+    fn settle_one(&self) {
+        if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.settled.notify_one();
+        }
+    }
+}
 
 /// How long the same client error stays at debug level after it was logged as a warning:
 /// librdkafka reports a lost connection on every reconnect attempt.
@@ -143,23 +164,24 @@ impl ClientContext for SinkContext {
 }
 
 impl ProducerContext for SinkContext {
-    type DeliveryOpaque = Box<oneshot::Sender<Report>>;
+    type DeliveryOpaque = Arc<Pending>;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, tx: Self::DeliveryOpaque) {
-        let report = match result {
+    fn delivery(&self, result: &DeliveryResult<'_>, pending: Self::DeliveryOpaque) {
+        match result {
             Ok(_) => {
                 self.stats.delivered.fetch_add(1, Ordering::AcqRel);
-                Ok(())
             }
             Err((e, _)) => {
                 self.stats.failed.fetch_add(1, Ordering::AcqRel);
                 self.stats.reported_failed.fetch_add(1, Ordering::AcqRel);
-                Err(e.clone())
+                if let Ok(mut f) = pending.failures.lock() {
+                    f.push(e.clone());
+                }
             }
-        };
+        }
         // The writer may have stopped waiting (exporter timeout); the counters above
         // already recorded the outcome.
-        let _ = tx.send(report);
+        pending.settle_one();
     }
 }
 
@@ -277,7 +299,10 @@ impl Sink for KafkaSink {
             return Err(SinkError::ShutDown { sink: NAME.into() });
         }
         let topic = self.config.topic.as_str();
-        let mut pending = Vec::with_capacity(actions.len());
+        let pending = Arc::new(Pending {
+            left: AtomicUsize::new(1),
+            ..Pending::default()
+        });
         let mut dropped = 0u64;
         let mut refused: Vec<KafkaError> = Vec::new();
         let mut blocked_since: Option<Instant> = None;
@@ -308,9 +333,10 @@ impl Sink for KafkaSink {
                     value: Some(tp),
                 });
             }
-            let (tx, rx) = oneshot::channel();
+            // Counted before it is handed over: its report may come before `send` returns.
+            pending.left.fetch_add(1, Ordering::AcqRel);
             let mut record: BaseRecord<'_, str, [u8], _> =
-                BaseRecord::with_opaque_to(topic, Box::new(tx))
+                BaseRecord::with_opaque_to(topic, pending.clone())
                     .payload(value.as_slice())
                     .headers(headers);
             if let Some(user) = action.user.as_deref() {
@@ -320,13 +346,13 @@ impl Sink for KafkaSink {
                 match self.producer.send(record) {
                     Ok(()) => {
                         self.stats.enqueued.fetch_add(1, Ordering::AcqRel);
-                        pending.push(rx);
                         break;
                     }
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
                         match self.config.when_full {
                             BufferFullPolicy::DropNewest => {
                                 dropped += 1;
+                                pending.settle_one();
                                 break;
                             }
                             BufferFullPolicy::Block => {
@@ -334,6 +360,7 @@ impl Sink for KafkaSink {
                                 if since.elapsed() >= self.config.block_timeout() {
                                     gave_up = true;
                                     dropped += 1;
+                                    pending.settle_one();
                                     break;
                                 }
                                 record = r;
@@ -345,6 +372,7 @@ impl Sink for KafkaSink {
                         self.stats.failed.fetch_add(1, Ordering::AcqRel);
                         tracing::warn!(user = ?action.user, command = ?action.command, "kafka: action refused: {e}");
                         refused.push(e);
+                        pending.settle_one();
                         break;
                     }
                 }
@@ -362,14 +390,13 @@ impl Sink for KafkaSink {
             );
         }
 
+        // The writer's hold: after it, only reports count down.
+        if pending.left.fetch_sub(1, Ordering::AcqRel) != 1 {
+            pending.settled.notified().await;
+        }
         let mut failures = refused;
-        for rx in pending {
-            match rx.await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => failures.push(e),
-                // The producer was dropped with the event still queued.
-                Err(_) => failures.push(KafkaError::Canceled),
-            }
+        if let Ok(mut reported) = pending.failures.lock() {
+            failures.append(&mut reported);
         }
         if failures.is_empty() && dropped == 0 {
             return Ok(());
