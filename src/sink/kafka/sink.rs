@@ -342,26 +342,24 @@ impl Sink for KafkaSink {
             if let Some(user) = action.user.as_deref() {
                 record = record.key(user);
             }
-            loop {
+            let enqueued = loop {
                 match self.producer.send(record) {
                     Ok(()) => {
                         self.stats.enqueued.fetch_add(1, Ordering::AcqRel);
-                        break;
+                        break true;
                     }
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
                         match self.config.when_full {
                             BufferFullPolicy::DropNewest => {
                                 dropped += 1;
-                                pending.settle_one();
-                                break;
+                                break false;
                             }
                             BufferFullPolicy::Block => {
                                 let since = *blocked_since.get_or_insert_with(Instant::now);
                                 if since.elapsed() >= self.config.block_timeout() {
                                     gave_up = true;
                                     dropped += 1;
-                                    pending.settle_one();
-                                    break;
+                                    break false;
                                 }
                                 record = r;
                                 tokio::time::sleep(POLL_INTERVAL).await;
@@ -372,10 +370,13 @@ impl Sink for KafkaSink {
                         self.stats.failed.fetch_add(1, Ordering::AcqRel);
                         tracing::warn!(user = ?action.user, command = ?action.command, "kafka: action refused: {e}");
                         refused.push(e);
-                        pending.settle_one();
-                        break;
+                        break false;
                     }
                 }
+            };
+            // No report will come for it.
+            if !enqueued {
+                pending.settle_one();
             }
         }
         if dropped > 0 {
