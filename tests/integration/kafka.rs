@@ -101,8 +101,8 @@ impl Tansu {
             assert!(Instant::now() < deadline, "tansu did not listen on {port}");
             std::thread::sleep(Duration::from_millis(50));
         }
-        // A failed bind ends Tansu within milliseconds; this catches the case where the
-        // port answered because someone else listens on it.
+        // Tansu exits when it cannot bind; this pause lets that show when the port answered
+        // because someone else listens on it.
         std::thread::sleep(Duration::from_millis(300));
         if exited(&mut child) {
             return None;
