@@ -391,10 +391,10 @@ impl Sink for KafkaSink {
             );
         }
 
-        // The writer's hold: after it, only reports count down.
-        if pending.left.fetch_sub(1, Ordering::AcqRel) != 1 {
-            pending.settled.notified().await;
-        }
+        // The writer's hold: after it, only reports count down. Whoever reaches zero leaves
+        // the permit this wait takes.
+        pending.settle_one();
+        pending.settled.notified().await;
         let mut failures = refused;
         if let Ok(mut reported) = pending.failures.lock() {
             failures.append(&mut reported);
