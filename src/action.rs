@@ -433,6 +433,8 @@ impl ActionLog {
         let start = clock_start();
         let user = self.user.or_else(user::current_user_value);
         let host = user::host_name();
+        // Ready-made JSON text was not written by serde_json: conversion checks it again.
+        let raw_json = self.kwargs_json.is_some() || self.pos_args_json.is_some();
         // Static texts for the empty cases: no allocation.
         let kwargs: StringValue = match (self.kwargs_json, self.kwargs) {
             (Some(json), _) => json.into(),
@@ -490,6 +492,10 @@ impl ActionLog {
             }
         }
 
+        if raw_json {
+            attrs.push(KeyValue::new(key::JSON_UNCHECKED, true));
+        }
+
         let parent = Context::current();
         let parts = SpanParts {
             name: self.command,
@@ -509,6 +515,7 @@ impl ActionLog {
                 cx,
                 record: Some(record),
                 output: None,
+                raw_output: false,
                 error: None,
                 finished: false,
             };
@@ -518,6 +525,7 @@ impl ActionLog {
             cx,
             record: None,
             output: None,
+            raw_output: false,
             error: None,
             finished: false,
         }
@@ -535,6 +543,8 @@ pub struct ActionSpan {
     // longer.
     record: Option<Box<UserAction>>,
     output: Option<String>,
+    /// The output is ready-made text (see [`key::JSON_UNCHECKED`]).
+    raw_output: bool,
     error: Option<(String, String)>,
     finished: bool,
 }
@@ -564,11 +574,13 @@ impl ActionSpan {
     /// Records the output, serialised as JSON.
     pub fn output<T: Serialize + ?Sized>(&mut self, value: &T) {
         self.output = Some(to_json(value));
+        self.raw_output = false;
     }
 
     /// Records the output as ready-made JSON text.
     pub fn output_json(&mut self, json: impl Into<String>) {
         self.output = Some(json.into());
+        self.raw_output = true;
     }
 
     /// Records that the action failed with an error of type `error_type`.
@@ -611,6 +623,9 @@ impl ActionSpan {
         };
         if let Some(out) = output {
             span.set_attribute(KeyValue::new(key::OUTPUT, out));
+            if self.raw_output {
+                span.set_attribute(KeyValue::new(key::JSON_UNCHECKED, true));
+            }
         }
         if let Some((ty, msg)) = &self.error {
             span.set_attribute(KeyValue::new(key::EXCEPTION_TYPE, ty.clone()));

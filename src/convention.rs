@@ -29,3 +29,8 @@ pub const EXCEPTION_EVENT: &str = "exception";
 pub const CODE_FUNCTION_NAME: &str = "code.function.name";
 /// Instrumentation scope name used by actionlog's own tracer.
 pub const SCOPE_NAME: &str = "actionlog";
+/// Set (to `true`) by actionlog's own tracer on a span whose JSON attributes include text
+/// handed in ready-made ([`crate::ActionLog::keyword_args_json`] and the like) rather
+/// than written by serde_json: conversion checks that text again. Not part of the
+/// `UserAction`.
+pub const JSON_UNCHECKED: &str = "action_log.json_unchecked";

@@ -35,7 +35,8 @@ pub struct ConvertOptions {
     /// a truncation marker (see [`truncation_marker`]).
     pub max_field_bytes: usize,
     /// Check that the JSON attributes hold valid JSON (a warning when they do not; the text
-    /// is kept either way).
+    /// is kept either way). JSON that actionlog's own decorator wrote with serde_json in
+    /// this process is not checked again (see [`SpanView::made_by_actionlog`]).
     pub validate_json: bool,
     /// Values of secret-looking keys in the JSON fields (arguments, output) are replaced
     /// (see [`crate::redact`]); on by default.
@@ -185,6 +186,13 @@ pub trait SpanView {
     fn trace_id_hex(&self) -> Result<HexId, ConvertError>;
     /// The span id as 16 lower-case hex digits.
     fn span_id_hex(&self) -> Result<HexId, ConvertError>;
+    /// Whether actionlog's own tracer made this span in this process, so its JSON
+    /// attributes are serde_json's output (valid by construction) unless it carries
+    /// [`key::JSON_UNCHECKED`]. Only a span handed over in memory can say so: a span that
+    /// arrived over the network is never taken at its word.
+    fn made_by_actionlog(&self) -> bool {
+        false
+    }
 }
 
 /// Why a span that claims to be an action log cannot be converted.
@@ -289,6 +297,7 @@ struct Found<A> {
     exc_type: Option<A>,
     exc_message: Option<A>,
     exc_stack: Option<A>,
+    json_unchecked: Option<A>,
 }
 
 impl<A> Found<A> {
@@ -304,6 +313,7 @@ impl<A> Found<A> {
             exc_type: None,
             exc_message: None,
             exc_stack: None,
+            json_unchecked: None,
         }
     }
 
@@ -320,6 +330,7 @@ impl<A> Found<A> {
             key::EXCEPTION_TYPE => &mut self.exc_type,
             key::EXCEPTION_MESSAGE => &mut self.exc_message,
             key::EXCEPTION_STACKTRACE => &mut self.exc_stack,
+            key::JSON_UNCHECKED => &mut self.json_unchecked,
             _ => return,
         };
         *slot = Some(v);
@@ -457,8 +468,13 @@ fn convert_fields<'r, S: SpanView>(
         warnings.push(ConvertWarning::EndBeforeStart);
     }
 
+    // JSON that actionlog's decorator wrote with serde_json in this process is valid by
+    // construction; parsing it again only to confirm that was most of conversion's cost.
+    // Redaction still screens it (its raw-text test is sound for any text).
+    let validate =
+        opts.validate_json && !(span.made_by_actionlog() && found.json_unchecked.is_none());
     let json_field = |v: Option<S::Attr>, k: &'static str, w: &mut Vec<ConvertWarning>| {
-        v.map(|v| json_text(v, k, opts, w))
+        v.map(|v| json_text(v, k, validate, opts, w))
     };
     let pos_args_json = json_field(found.pos_args.take(), key::POS_ARGS_JSON, &mut warnings);
     let keyword_args_json = json_field(found.kw_args.take(), key::KEYWORD_ARGS_JSON, &mut warnings);
@@ -673,6 +689,7 @@ fn scalar_text<'r, A: AttrLike>(v: A, k: &'static str, w: &mut Vec<ConvertWarnin
 fn json_text<'r, A: AttrLike>(
     v: A,
     k: &'static str,
+    validate: bool,
     opts: &ConvertOptions,
     w: &mut Vec<ConvertWarning>,
 ) -> Text<'r, A> {
@@ -683,7 +700,7 @@ fn json_text<'r, A: AttrLike>(
             (Text::Owned(cut), outcome)
         }
         // One parse both validates the field and finds secret keys (the common case).
-        Some(s) if opts.validate_json => {
+        Some(s) if validate => {
             let inspection = opts.redactor.inspect(s);
             if inspection == Inspection::NotJson {
                 w.push(ConvertWarning::InvalidJson { key: k });
@@ -921,6 +938,11 @@ impl<'a> SpanView for &'a SpanData {
     fn span_id_hex(&self) -> Result<HexId, ConvertError> {
         SpanData::span_id_hex(self)
     }
+
+    #[inline(always)]
+    fn made_by_actionlog(&self) -> bool {
+        SpanData::made_by_actionlog(self)
+    }
 }
 
 /// An owned SDK span: attribute values are moved out.
@@ -971,6 +993,11 @@ impl SpanView for SpanData {
     #[inline(always)]
     fn span_id_hex(&self) -> Result<HexId, ConvertError> {
         checked_id(&self.span_context.span_id().to_bytes(), 8).map_err(ConvertError::InvalidSpanId)
+    }
+
+    #[inline(always)]
+    fn made_by_actionlog(&self) -> bool {
+        self.instrumentation_scope.name() == key::SCOPE_NAME
     }
 }
 
@@ -1436,6 +1463,84 @@ mod tests {
             vec![ConvertWarning::InvalidJson {
                 key: key::KEYWORD_ARGS_JSON
             }]
+        );
+    }
+
+    /// `span` as actionlog's own tracer would have made it.
+    fn from_actionlog(mut span: SpanData) -> SpanData {
+        span.instrumentation_scope =
+            opentelemetry::InstrumentationScope::builder(key::SCOPE_NAME).build();
+        span
+    }
+
+    #[test]
+    fn actionlogs_own_json_is_not_parsed_again_but_still_redacted() {
+        let span = from_actionlog(sdk_span(
+            vec![
+                KeyValue::new(key::COMMAND, "c"),
+                KeyValue::new(key::ENDUSER_ID, "u"),
+                // Cannot come from serde_json; stands for text the check would refuse.
+                KeyValue::new(key::POS_ARGS_JSON, "[not json"),
+                KeyValue::new(key::KEYWORD_ARGS_JSON, r#"{"options":{"api_key":"k-1"}}"#),
+                KeyValue::new(key::OUTPUT, "session_token=abc"),
+            ],
+            Status::Unset,
+        ));
+        let c = convert(&span, None, &ConvertOptions::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.action.pos_args_json.unwrap().value, "[not json");
+        assert_eq!(
+            c.action.keyword_args_json.unwrap().value,
+            r#"{"options":{"api_key":"[REDACTED]"}}"#
+        );
+        assert_eq!(c.action.output.unwrap().value, REDACTED);
+        assert_eq!(
+            c.warnings,
+            vec![
+                ConvertWarning::Redacted {
+                    key: key::KEYWORD_ARGS_JSON
+                },
+                ConvertWarning::RedactedUnparsable { key: key::OUTPUT },
+            ]
+        );
+    }
+
+    #[test]
+    fn ready_made_json_in_actionlogs_own_spans_is_checked() {
+        let attrs = vec![
+            KeyValue::new(key::COMMAND, "c"),
+            KeyValue::new(key::ENDUSER_ID, "u"),
+            KeyValue::new(key::KEYWORD_ARGS_JSON, "{not json"),
+            KeyValue::new(key::JSON_UNCHECKED, true),
+        ];
+        let invalid = vec![ConvertWarning::InvalidJson {
+            key: key::KEYWORD_ARGS_JSON,
+        }];
+        let own = from_actionlog(sdk_span(attrs.clone(), Status::Unset));
+        let c = convert(&own, None, &ConvertOptions::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.warnings, invalid);
+        assert_eq!(c.action.keyword_args_json.unwrap().value, "{not json");
+        // The marker says nothing to any other span, and is no part of the action.
+        let mut other = sdk_span(attrs, Status::Unset);
+        other.attributes.pop();
+        let c = convert(other, None, &ConvertOptions::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.warnings, invalid);
+        // Turned off, the check stays off for every span.
+        let off = ConvertOptions {
+            validate_json: false,
+            ..ConvertOptions::default()
+        };
+        assert!(
+            convert(&own, None, &off)
+                .unwrap()
+                .unwrap()
+                .warnings
+                .is_empty()
         );
     }
 

@@ -321,6 +321,77 @@ fn plain_api_without_the_macro() {
 }
 
 #[test]
+fn ready_made_json_is_checked_while_serde_json_output_is_not_parsed_again() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let _lock = crate::support::global_lock();
+    let sink = Arc::new(crate::support::Collect::default());
+    let exporter = actionlog::UserActionExporter::builder()
+        .with_sink(sink.clone())
+        .build()
+        .unwrap();
+    let stats = exporter.stats();
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .build();
+    actionlog::set_tracer_provider(&provider);
+    // The warnings one action brings, read once the exporter has it.
+    let warnings_of = |f: &dyn Fn()| {
+        let before = stats.warnings.load(Relaxed);
+        f();
+        provider.force_flush().unwrap();
+        stats.warnings.load(Relaxed) - before
+    };
+
+    let clean = warnings_of(&|| {
+        let mut span = actionlog::ActionLog::new("serde")
+            .user("u")
+            .arg("search_term", "rides \"gold\" {[")
+            .start();
+        span.output(&serde_json::json!({"total": 3}));
+        span.finish();
+    });
+    let raw_args = warnings_of(&|| {
+        actionlog::ActionLog::new("raw_args")
+            .user("u")
+            .keyword_args_json("{not json")
+            .start()
+            .finish();
+    });
+    let raw_output = warnings_of(&|| {
+        let mut span = actionlog::ActionLog::new("raw_output").user("u").start();
+        span.output_json("{\"ok\": tru");
+        span.finish();
+    });
+    let secret = warnings_of(&|| {
+        actionlog::ActionLog::new("secret")
+            .user("u")
+            .arg("password", "hunter2")
+            .start()
+            .finish();
+    });
+    provider.shutdown().unwrap();
+    actionlog::reset_tracer_provider();
+
+    assert_eq!(
+        (clean, raw_args, raw_output, secret),
+        (0, 1, 1, 1),
+        "warnings per action: serde, raw args, raw output, secret"
+    );
+    let actions = sink.0.lock().unwrap();
+    let a = only(&actions, "raw_args");
+    assert_eq!(a.keyword_args_json.as_ref().unwrap().value, "{not json");
+    assert_eq!(
+        only(&actions, "raw_output").output.as_ref().unwrap().value,
+        "{\"ok\": tru"
+    );
+    assert_eq!(kwargs(only(&actions, "secret"))["password"], "[REDACTED]");
+    assert_eq!(
+        kwargs(only(&actions, "serde"))["search_term"],
+        "rides \"gold\" {["
+    );
+}
+
+#[test]
 fn a_thread_that_already_logged_follows_a_change_of_provider() {
     // A long-lived worker (a pool thread, say) keeps its own copy of the tracer: it must
     // notice that the provider changed, or its actions go to the old, shut-down one.
