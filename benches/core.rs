@@ -6,7 +6,9 @@
 //!   processor, a no-op exporter.
 //! - `convert_and_encode`: span data → encoded UserAction bytes (the exporter's work per
 //!   span for a sink taking bytes), against `encode_only`: prost encoding of the same,
-//!   already-built UserAction (both length-delimited, as the file sink writes them).
+//!   already-built UserAction (both length-delimited, as the file sink writes them). The
+//!   span is the decorator's; `convert_and_encode_foreign` is the same span from another
+//!   tracer, whose JSON is parsed to check it.
 //!   `convert_to_action_and_encode` is the route through an owned `UserAction`.
 //!
 //! Run: `cargo bench --bench core`. Results and method: docs/benchmarks.md.
@@ -160,6 +162,20 @@ fn conversion(c: &mut Criterion) {
         b.iter(|| {
             buf.clear();
             convert_encoded(black_box(&span), None, &opts, &mut buf)
+                .unwrap()
+                .unwrap();
+            buf.len()
+        })
+    });
+    // Not a figure: the same span as another tracer (a `tracing` layer, the application's
+    // own SDK spans) would hand it over, whose JSON conversion parses to check; the
+    // decorator's own JSON is serde_json's and is not parsed again.
+    let mut foreign = span.clone();
+    foreign.instrumentation_scope = Default::default();
+    g.bench_function("convert_and_encode_foreign", |b| {
+        b.iter(|| {
+            buf.clear();
+            convert_encoded(black_box(&foreign), None, &opts, &mut buf)
                 .unwrap()
                 .unwrap();
             buf.len()

@@ -66,8 +66,8 @@ def est(group, name):
     e = json.loads((crit / group / name / "new" / "estimates.json").read_text())
     return (e.get("slope") or e["mean"])["point_estimate"]
 print(json.dumps({n: est(g, n) for g, n in [("call", "decorated_call"), ("call", "decorated_call_noop_exporter"),
-    ("call", "bare_otel_span"), ("span", "convert_and_encode"), ("span", "convert_and_encode_unchecked"),
-    ("span", "encode_only")]}))
+    ("call", "bare_otel_span"), ("span", "convert_and_encode"), ("span", "convert_and_encode_foreign"),
+    ("span", "convert_and_encode_unchecked"), ("span", "encode_only")]}))
 PY
   done
   echo "{\"load\": \"$(load)\"}" > "$OUT/core.json"
@@ -228,6 +228,10 @@ if "core" in parts and r3:
     ratio = r3["convert_and_encode"] / r3["encode_only"]
     rows.append(("3 convert+encode / encode (median round)", ratio, "<= 2.0", ratio <= 2.0,
                  f"{r3['convert_and_encode']:.0f} ns vs {r3['encode_only']:.0f} ns; rounds: {spread('convert_and_encode', 'encode_only')}"))
+    if "convert_and_encode_foreign" in r3:
+        ratio = r3["convert_and_encode_foreign"] / r3["encode_only"]
+        rows.append(("  the same span from another tracer (JSON parsed)", ratio, "report", True,
+                     f"{r3['convert_and_encode_foreign']:.0f} ns; rounds: {spread('convert_and_encode_foreign', 'encode_only')}"))
 b, rss = j("bridge.json"), j("bridge_rss.json")
 if ("bridge" in parts or "latency" in parts) and b:
     r = b["spans_per_s"] / 300_000

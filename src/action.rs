@@ -39,7 +39,7 @@ use serde::Serialize;
 use crate::convention as key;
 use crate::hooks::{self, Phase};
 use crate::proto::{LongString, UserAction};
-use crate::user;
+use crate::{redact, user};
 
 // The SDK tracer itself rather than a `BoxedTracer`: a boxed tracer hands out boxed spans,
 // which the context then boxes again; an SDK span is boxed once.
@@ -289,12 +289,19 @@ impl KwArgs {
         // Writing JSON into a Vec<u8> cannot fail for a str key.
         let _ = serde_json::to_writer(&mut self.buf, name);
         self.buf.push(b':');
-        self.push_value(value);
+        self.push_value(redact::decorator_redactor().is_secret_key(name), value);
     }
 
     /// [`KwArgs::push`] for a name that needs no JSON escaping (a Rust identifier, as
     /// `#[action_log]` records): the name is copied as it is.
     pub fn push_ident<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) {
+        let secret = redact::decorator_redactor().is_secret_key(name);
+        self.push_ident_known(name, value, secret);
+    }
+
+    /// [`KwArgs::push_ident`] with the name's verdict decided already (at compile time,
+    /// by `#[action_log]`: [`redact::is_default_secret_key`]).
+    fn push_ident_known<T: Serialize + ?Sized>(&mut self, name: &str, value: &T, secret: bool) {
         debug_assert!(
             !name
                 .bytes()
@@ -307,15 +314,18 @@ impl KwArgs {
         self.buf.push(b'"');
         self.buf.extend_from_slice(name.as_bytes());
         self.buf.extend_from_slice(b"\":");
-        self.push_value(value);
+        self.push_value(secret, value);
     }
 
-    fn push_value<T: Serialize + ?Sized>(&mut self, value: &T) {
-        let mark = self.buf.len();
-        if let Err(e) = serde_json::to_writer(&mut self.buf, value) {
-            self.buf.truncate(mark);
-            let _ = serde_json::to_writer(&mut self.buf, &format!("<unserializable: {e}>"));
+    /// The value of a key, or [`redact::REDACTED`] for a `secret` key.
+    fn push_value<T: Serialize + ?Sized>(&mut self, secret: bool, value: &T) {
+        if secret {
+            self.buf.extend_from_slice(b"\"");
+            self.buf.extend_from_slice(redact::REDACTED.as_bytes());
+            self.buf.push(b'"');
+            return;
         }
+        write_json(&mut self.buf, value);
     }
 
     /// The finished JSON object.
@@ -325,14 +335,53 @@ impl KwArgs {
     }
 }
 
-/// Serialises `value` as JSON text, or `"<unserializable: reason>"` (as a JSON string).
+/// Serialises `value` as JSON text, or `"<unserializable: reason>"` (as a JSON string),
+/// with the values of secret-looking keys redacted.
 pub fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
     let mut buf = take_scratch();
-    if let Err(e) = serde_json::to_writer(&mut buf, value) {
-        buf.clear();
-        let _ = serde_json::to_writer(&mut buf, &format!("<unserializable: {e}>"));
-    }
+    write_json(&mut buf, value);
     scratch_into_string(buf)
+}
+
+/// Appends `value` as JSON to `buf` (`"<unserializable: reason>"` when serialisation
+/// fails), redacted by [`redact::decorator_redactor`]: the JSON leaves the call without
+/// secrets, so no exporter on the provider sees them, and conversion need not look again.
+fn write_json<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) {
+    let mark = buf.len();
+    let keys = std::cell::Cell::new(false);
+    let mut ser = serde_json::Serializer::with_formatter(&mut *buf, KeyWatch(&keys));
+    if let Err(e) = value.serialize(&mut ser) {
+        buf.truncate(mark);
+        let _ = serde_json::to_writer(&mut *buf, &format!("<unserializable: {e}>"));
+        return;
+    }
+    // Only a value with object keys can hold a secret one; most arguments have none, and
+    // skip the redactor altogether.
+    if keys.get() {
+        let text = std::str::from_utf8(&buf[mark..]).unwrap_or_default();
+        if let redact::Outcome::Redacted(clean) = redact::decorator_redactor().redact(text) {
+            buf.truncate(mark);
+            buf.extend_from_slice(clean.as_bytes());
+        }
+    }
+}
+
+/// serde_json's compact output, noting whether any object key was written.
+struct KeyWatch<'a>(&'a std::cell::Cell<bool>);
+
+impl serde_json::ser::Formatter for KeyWatch<'_> {
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.set(true);
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b",")
+        }
+    }
 }
 
 /// An action about to start: collects the command, the user and the arguments.
@@ -396,12 +445,14 @@ impl ActionLog {
 
     /// [`ActionLog::arg`] for an argument whose name is a Rust identifier (what
     /// `#[action_log]` calls): the name goes into the JSON without an escaping pass.
+    /// `secret` is [`redact::is_default_secret_key`] of `name`, which the macro computes at
+    /// compile time.
     #[doc(hidden)]
     #[inline]
-    pub fn arg_ident<T: Serialize + ?Sized>(mut self, name: &str, value: &T) -> Self {
+    pub fn arg_ident<T: Serialize + ?Sized>(mut self, name: &str, value: &T, secret: bool) -> Self {
         self.kwargs
             .get_or_insert_with(KwArgs::new)
-            .push_ident(name, value);
+            .push_ident_known(name, value, secret);
         self
     }
 
@@ -707,6 +758,51 @@ mod tests {
         let mut bad = std::collections::HashMap::new();
         bad.insert(vec![1u8], 1);
         assert!(to_json(&bad).starts_with("\"<unserializable: "));
+    }
+
+    #[test]
+    fn secret_looking_keys_are_redacted_as_the_json_is_written() {
+        #[derive(Serialize)]
+        struct Login<'a> {
+            user: &'a str,
+            #[serde(rename = "Password")]
+            password: &'a str,
+        }
+        let mut kw = KwArgs::new();
+        kw.push_ident("api_key", "k-1");
+        kw.push("db password", &1);
+        kw.push(
+            "login",
+            &Login {
+                user: "ada",
+                password: "hunter2",
+            },
+        );
+        kw.push_ident("note", "my password: hunter2");
+        let json = kw.finish();
+        assert!(
+            !json.contains("k-1") && json.matches("hunter2").count() == 1,
+            "{json}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "api_key": "[REDACTED]",
+                "db password": "[REDACTED]",
+                "login": {"user": "ada", "Password": "[REDACTED]"},
+                // A pattern in a value, not a key, is left alone.
+                "note": "my password: hunter2",
+            })
+        );
+        assert_eq!(
+            to_json(&[serde_json::json!({"x": {"session_token": "t"}})]),
+            r#"[{"x":{"session_token":"[REDACTED]"}}]"#
+        );
+        assert_eq!(
+            to_json(&serde_json::json!({"a": 1, "b": [2]})),
+            r#"{"a":1,"b":[2]}"#
+        );
     }
 
     #[test]

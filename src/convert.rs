@@ -468,13 +468,15 @@ fn convert_fields<'r, S: SpanView>(
         warnings.push(ConvertWarning::EndBeforeStart);
     }
 
-    // JSON that actionlog's decorator wrote with serde_json in this process is valid by
-    // construction; parsing it again only to confirm that was most of conversion's cost.
-    // Redaction still screens it (its raw-text test is sound for any text).
-    let validate =
-        opts.validate_json && !(span.made_by_actionlog() && found.json_unchecked.is_none());
+    let check = if !opts.validate_json {
+        JsonCheck::Off
+    } else if span.made_by_actionlog() && found.json_unchecked.is_none() {
+        JsonCheck::SerdeWritten
+    } else {
+        JsonCheck::Parse
+    };
     let json_field = |v: Option<S::Attr>, k: &'static str, w: &mut Vec<ConvertWarning>| {
-        v.map(|v| json_text(v, k, validate, opts, w))
+        v.map(|v| json_text(v, k, check, opts, w))
     };
     let pos_args_json = json_field(found.pos_args.take(), key::POS_ARGS_JSON, &mut warnings);
     let keyword_args_json = json_field(found.kw_args.take(), key::KEYWORD_ARGS_JSON, &mut warnings);
@@ -685,11 +687,25 @@ fn scalar_text<'r, A: AttrLike>(v: A, k: &'static str, w: &mut Vec<ConvertWarnin
     }
 }
 
+/// How a JSON field is looked at.
+#[derive(Clone, Copy)]
+enum JsonCheck {
+    /// Parsed: validated and its keys screened in one pass (`Redactor::inspect`).
+    Parse,
+    /// Written by actionlog's decorator in this process: valid by construction, and
+    /// already redacted with the default patterns (`action::write_json`). Parsing it again
+    /// only to confirm that was most of conversion's cost; it is screened again only for
+    /// other patterns.
+    SerdeWritten,
+    /// Not validated (`validate_json = false`): screened as text that may not be JSON.
+    Off,
+}
+
 #[inline(always)]
 fn json_text<'r, A: AttrLike>(
     v: A,
     k: &'static str,
-    validate: bool,
+    check: JsonCheck,
     opts: &ConvertOptions,
     w: &mut Vec<ConvertWarning>,
 ) -> Text<'r, A> {
@@ -699,17 +715,21 @@ fn json_text<'r, A: AttrLike>(
             let outcome = opts.redactor.redact(&cut);
             (Text::Owned(cut), outcome)
         }
-        // One parse both validates the field and finds secret keys (the common case).
-        Some(s) if validate => {
-            let inspection = opts.redactor.inspect(s);
-            if inspection == Inspection::NotJson {
-                w.push(ConvertWarning::InvalidJson { key: k });
-            }
-            let outcome = opts.redactor.redact_inspected(s, inspection);
-            (Text::Attr(v), outcome)
-        }
         Some(s) => {
-            let outcome = opts.redactor.redact(s);
+            let outcome = match check {
+                // One parse both validates the field and finds secret keys.
+                JsonCheck::Parse => {
+                    let inspection = opts.redactor.inspect(s);
+                    if inspection == Inspection::NotJson {
+                        w.push(ConvertWarning::InvalidJson { key: k });
+                    }
+                    opts.redactor.redact_inspected(s, inspection)
+                }
+                // The decorator redacted it as it wrote it, with the default patterns.
+                JsonCheck::SerdeWritten if opts.redactor.is_default() => Outcome::Clean,
+                JsonCheck::SerdeWritten => opts.redactor.redact_serde_written(s),
+                JsonCheck::Off => opts.redactor.redact(s),
+            };
             (Text::Attr(v), outcome)
         }
         None => {
@@ -1474,34 +1494,45 @@ mod tests {
     }
 
     #[test]
-    fn actionlogs_own_json_is_not_parsed_again_but_still_redacted() {
+    fn actionlogs_own_json_is_not_looked_at_again_unless_other_patterns_apply() {
         let span = from_actionlog(sdk_span(
             vec![
                 KeyValue::new(key::COMMAND, "c"),
                 KeyValue::new(key::ENDUSER_ID, "u"),
-                // Cannot come from serde_json; stands for text the check would refuse.
+                // Cannot come from serde_json; stands for text a parse would refuse.
                 KeyValue::new(key::POS_ARGS_JSON, "[not json"),
-                KeyValue::new(key::KEYWORD_ARGS_JSON, r#"{"options":{"api_key":"k-1"}}"#),
-                KeyValue::new(key::OUTPUT, "session_token=abc"),
+                KeyValue::new(key::KEYWORD_ARGS_JSON, r#"{"options":{"user_ssn":"1"}}"#),
+                KeyValue::new(key::OUTPUT, r#"[{"SSN_hash":"abc","n":"\"ssn\":"}]"#),
             ],
             Status::Unset,
         ));
+        // The default patterns: the decorator applied them as it wrote the text.
         let c = convert(&span, None, &ConvertOptions::default())
             .unwrap()
             .unwrap();
         assert_eq!(c.action.pos_args_json.unwrap().value, "[not json");
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        // Other patterns: the keys are found without a parse, strings skipped.
+        let ssn = ConvertOptions {
+            redactor: Redactor::new(["ssn"]),
+            ..ConvertOptions::default()
+        };
+        let c = convert(&span, None, &ssn).unwrap().unwrap();
         assert_eq!(
             c.action.keyword_args_json.unwrap().value,
-            r#"{"options":{"api_key":"[REDACTED]"}}"#
+            r#"{"options":{"user_ssn":"[REDACTED]"}}"#
         );
-        assert_eq!(c.action.output.unwrap().value, REDACTED);
+        assert_eq!(
+            c.action.output.unwrap().value,
+            r#"[{"SSN_hash":"[REDACTED]","n":"\"ssn\":"}]"#
+        );
         assert_eq!(
             c.warnings,
             vec![
                 ConvertWarning::Redacted {
                     key: key::KEYWORD_ARGS_JSON
                 },
-                ConvertWarning::RedactedUnparsable { key: key::OUTPUT },
+                ConvertWarning::Redacted { key: key::OUTPUT },
             ]
         );
     }

@@ -6,8 +6,12 @@
 //! exporter and the bridge apply it before anything reaches a sink.
 //!
 //! A redacted field is re-serialised, so its object keys may come out in another order.
-//! Pre- and post-execution callbacks run in the process before conversion and see the
-//! values unredacted.
+//!
+//! actionlog's own decorator applies the default patterns as it writes an action's JSON
+//! (`action::write_json`; argument names are judged at compile time by
+//! [`is_default_secret_key`]), so secrets never enter its spans, and pre- and
+//! post-execution callbacks see them redacted too. JSON handed to it ready-made is
+//! redacted by conversion like any other span's.
 //!
 //! Conversion checks each JSON field with [`Redactor::inspect`]: one parse that both
 //! validates the text and looks at every object key, so a valid field without a secret key
@@ -15,6 +19,11 @@
 //! tree and rewrites) runs only for a field with such a key, or one that is not JSON; for
 //! those, a scan of the raw text for the patterns decides first, so text that is not JSON
 //! is replaced whole only when a pattern occurs in it.
+//!
+//! JSON that actionlog's own decorator wrote in the same process is valid by construction
+//! and already redacted with the default patterns: conversion leaves it alone, or, for an
+//! exporter with other patterns, finds its keys with [`Redactor::redact_serde_written`],
+//! which skips strings instead of parsing.
 
 use aho_corasick::automaton::Automaton;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, dfa::DFA};
@@ -70,6 +79,39 @@ pub struct Redactor {
     keys: Option<DFA>,
     /// Each pattern's [`byte_set`].
     pattern_sets: Vec<u64>,
+    /// The patterns are [`DEFAULT_PATTERNS`], the ones actionlog's decorator redacts with
+    /// before its JSON leaves the call (see [`Redactor::is_default`]).
+    default: bool,
+}
+
+/// Whether [`Redactor::default`] redacts the value of an object key named `key` (it
+/// contains one of [`DEFAULT_PATTERNS`], ASCII case-insensitively). A `const fn`, so
+/// `#[action_log]` decides for each argument name once, at compile time.
+pub const fn is_default_secret_key(key: &str) -> bool {
+    let k = key.as_bytes();
+    let mut p = 0;
+    while p < DEFAULT_PATTERNS.len() {
+        let pat = DEFAULT_PATTERNS[p].as_bytes();
+        let mut at = 0;
+        while at + pat.len() <= k.len() {
+            let mut i = 0;
+            while i < pat.len() && k[at + i].to_ascii_lowercase() == pat[i] {
+                i += 1;
+            }
+            if i == pat.len() {
+                return true;
+            }
+            at += 1;
+        }
+        p += 1;
+    }
+    false
+}
+
+/// The redactor actionlog's decorator applies as it writes the JSON of an action.
+pub(crate) fn decorator_redactor() -> &'static Redactor {
+    static DECORATOR: std::sync::LazyLock<Redactor> = std::sync::LazyLock::new(Redactor::default);
+    &DECORATOR
 }
 
 /// The bytes of `s`, ASCII letters lower-cased as the matchers fold them, each mapped to one
@@ -121,8 +163,13 @@ impl Redactor {
                 matcher: None,
                 keys: None,
                 pattern_sets: Vec::new(),
+                default: false,
             };
         }
+        let default = patterns
+            .iter()
+            .map(String::as_str)
+            .eq(DEFAULT_PATTERNS.iter().copied());
         // A DFA: a few short patterns make it small, and it scans several times faster
         // than the default NFA on every field of every action.
         let matcher = AhoCorasick::builder()
@@ -141,7 +188,19 @@ impl Redactor {
             matcher,
             keys,
             pattern_sets,
+            default,
         }
+    }
+
+    /// Whether this redactor has the default patterns, which actionlog's decorator has
+    /// already applied to the JSON it wrote: such JSON needs no second look.
+    pub fn is_default(&self) -> bool {
+        self.default
+    }
+
+    /// Whether an object key named `key` would have its value redacted.
+    pub fn is_secret_key(&self, key: &str) -> bool {
+        self.matcher.is_some() && self.key_matches(key)
     }
 
     /// A redactor that redacts nothing.
@@ -225,6 +284,63 @@ impl Redactor {
             }
             Err(_) => Inspection::NotJson,
         }
+    }
+
+    /// Redacts JSON text that serde_json wrote (what actionlog's decorator records), with
+    /// the result of [`Redactor::redact`] on such text but without parsing it: the text
+    /// is valid by construction, so finding its object keys only takes skipping strings.
+    /// For text from anywhere else use [`Redactor::redact`] or [`Redactor::inspect`]:
+    /// on text that is not JSON this answer means nothing.
+    pub fn redact_serde_written(&self, json: &str) -> Outcome {
+        if self.matcher.is_none() {
+            return Outcome::Clean;
+        }
+        match self.secret_key_in_serde_written(json) {
+            Some(false) => Outcome::Clean,
+            Some(true) => self.redact_inspected(json, Inspection::Json { secret_key: true }),
+            // A key with an escape (compared unescaped), or text serde_json cannot have
+            // written: the full check decides.
+            None => self.redact_inspected(json, self.inspect(json)),
+        }
+    }
+
+    /// Whether an object key in `json` contains a pattern, for valid JSON: a string is a
+    /// key exactly when a `:` follows it (serde_json writes none with a space before it).
+    /// `None` when a key holds an escape or a string does not end.
+    fn secret_key_in_serde_written(&self, json: &str) -> Option<bool> {
+        let b = json.as_bytes();
+        let mut i = 0;
+        // Where the string being read starts, outside of strings `None`.
+        let mut start = None;
+        let mut escaped = false;
+        while i < b.len() {
+            match (b[i], start) {
+                (b'"', None) => {
+                    start = Some(i + 1);
+                    escaped = false;
+                }
+                (b'"', Some(s)) => {
+                    if b.get(i + 1) == Some(&b':') {
+                        if escaped {
+                            return None;
+                        }
+                        // Both ends are at a `"`, so at character boundaries.
+                        if self.key_matches(&json[s..i]) {
+                            return Some(true);
+                        }
+                    }
+                    start = None;
+                }
+                // The escaped byte (maybe a quote) is part of the string.
+                (b'\\', Some(_)) => {
+                    escaped = true;
+                    i += 1;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        start.is_none().then_some(false)
     }
 
     /// Redacts one JSON text.
@@ -548,6 +664,23 @@ mod tests {
             proptest::prop_assert_eq!(r.inspect(&text), inspect_by_tree(&r, &text), "{}", text);
         }
 
+        /// On what serde_json writes, the string skip finds what the parse finds.
+        #[test]
+        fn serde_written_text_is_redacted_as_a_parse_would(v in json_value(), pretty: bool) {
+            let r = Redactor::default();
+            let text = if pretty {
+                serde_json::to_string_pretty(&v).unwrap()
+            } else {
+                v.to_string()
+            };
+            proptest::prop_assert_eq!(r.redact_serde_written(&text), r.redact(&text), "{}", text);
+            let Inspection::Json { secret_key } = r.inspect(&text) else {
+                panic!("serde_json wrote what it cannot read: {text}")
+            };
+            let skip = r.secret_key_in_serde_written(&text);
+            proptest::prop_assert!(skip.is_none() || skip == Some(secret_key), "{}", text);
+        }
+
         /// Damaged texts: whatever serde_json rejects is not JSON here either.
         #[test]
         fn inspect_rejects_what_serde_json_rejects(
@@ -573,6 +706,20 @@ mod tests {
             panic!("expected redaction")
         };
         assert!(!out.contains("hunter2"), "{out}");
+    }
+
+    proptest::proptest! {
+        /// The compile-time test of argument names agrees with the default redactor.
+        #[test]
+        fn the_const_key_test_agrees_with_the_default_redactor(
+            key in "([a-zA-Z_ ]{0,6}(Pass[wW]ord|passwd|TOKEN|secret|api_?key|Cookie|authorization)?[a-z_]{0,6})|\\PC{0,12}",
+        ) {
+            proptest::prop_assert_eq!(
+                is_default_secret_key(&key),
+                Redactor::default().is_secret_key(&key),
+                "{}", key
+            );
+        }
     }
 
     #[test]

@@ -83,7 +83,10 @@ pub(crate) fn expand(args: Args, func: ItemFn) -> TokenStream {
     let arg_calls = recorded.iter().map(|name| {
         let key = name.to_string();
         quote_spanned! {name.span()=>
-            .arg_ident(#key, ::actionlog::__private::recorded(&#name))
+            .arg_ident(#key, ::actionlog::__private::recorded(&#name), {
+                const SECRET: bool = ::actionlog::redact::is_default_secret_key(#key);
+                SECRET
+            })
         }
     });
     let starter = quote! {

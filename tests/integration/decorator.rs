@@ -321,7 +321,7 @@ fn plain_api_without_the_macro() {
 }
 
 #[test]
-fn ready_made_json_is_checked_while_serde_json_output_is_not_parsed_again() {
+fn ready_made_json_is_checked_while_the_decorators_own_is_not_parsed_again() {
     use std::sync::atomic::Ordering::Relaxed;
     let _lock = crate::support::global_lock();
     let sink = Arc::new(crate::support::Collect::default());
@@ -372,9 +372,10 @@ fn ready_made_json_is_checked_while_serde_json_output_is_not_parsed_again() {
     provider.shutdown().unwrap();
     actionlog::reset_tracer_provider();
 
+    // The secret was redacted as the decorator wrote it, before the exporter saw it.
     assert_eq!(
         (clean, raw_args, raw_output, secret),
-        (0, 1, 1, 1),
+        (0, 1, 1, 0),
         "warnings per action: serde, raw args, raw output, secret"
     );
     let actions = sink.0.lock().unwrap();
