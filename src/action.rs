@@ -295,13 +295,23 @@ impl KwArgs {
     /// [`KwArgs::push`] for a name that needs no JSON escaping (a Rust identifier, as
     /// `#[action_log]` records): the name is copied as it is.
     pub fn push_ident<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) {
-        let secret = redact::decorator_redactor().is_secret_key(name);
-        self.push_ident_known(name, value, secret);
+        self.push_ident_known(name, value, redact::is_default_secret_key(name));
     }
 
-    /// [`KwArgs::push_ident`] with the name's verdict decided already (at compile time,
-    /// by `#[action_log]`: [`redact::is_default_secret_key`]).
-    fn push_ident_known<T: Serialize + ?Sized>(&mut self, name: &str, value: &T, secret: bool) {
+    /// [`KwArgs::push_ident`] with the name's verdict under the default patterns decided
+    /// already (at compile time, by `#[action_log]`: [`redact::is_default_secret_key`]).
+    fn push_ident_known<T: Serialize + ?Sized>(
+        &mut self,
+        name: &str,
+        value: &T,
+        default_secret: bool,
+    ) {
+        let redactor = redact::decorator_redactor();
+        let secret = if redactor.is_default() {
+            default_secret
+        } else {
+            redactor.is_secret_key(name)
+        };
         debug_assert!(
             !name
                 .bytes()
@@ -446,7 +456,7 @@ impl ActionLog {
     /// [`ActionLog::arg`] for an argument whose name is a Rust identifier (what
     /// `#[action_log]` calls): the name goes into the JSON without an escaping pass.
     /// `secret` is [`redact::is_default_secret_key`] of `name`, which the macro computes at
-    /// compile time.
+    /// compile time (used while the decorator has the default patterns).
     #[doc(hidden)]
     #[inline]
     pub fn arg_ident<T: Serialize + ?Sized>(mut self, name: &str, value: &T, secret: bool) -> Self {

@@ -693,9 +693,9 @@ enum JsonCheck {
     /// Parsed: validated and its keys screened in one pass (`Redactor::inspect`).
     Parse,
     /// Written by actionlog's decorator in this process: valid by construction, and
-    /// already redacted with the default patterns (`action::write_json`). Parsing it again
-    /// only to confirm that was most of conversion's cost; it is screened again only for
-    /// other patterns.
+    /// already redacted with the decorator's patterns (`action::write_json`). Parsing it
+    /// again only to confirm that was most of conversion's cost; it is screened again only
+    /// for other patterns.
     SerdeWritten,
     /// Not validated (`validate_json = false`): screened as text that may not be JSON.
     Off,
@@ -725,8 +725,10 @@ fn json_text<'r, A: AttrLike>(
                     }
                     opts.redactor.redact_inspected(s, inspection)
                 }
-                // The decorator redacted it as it wrote it, with the default patterns.
-                JsonCheck::SerdeWritten if opts.redactor.is_default() => Outcome::Clean,
+                // The decorator redacted it as it wrote it, with these patterns.
+                JsonCheck::SerdeWritten if crate::redact::decorator_applied(&opts.redactor) => {
+                    Outcome::Clean
+                }
                 JsonCheck::SerdeWritten => opts.redactor.redact_serde_written(s),
                 JsonCheck::Off => opts.redactor.redact(s),
             };
