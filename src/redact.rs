@@ -7,8 +7,9 @@
 //!
 //! A redacted field is re-serialised, so its object keys may come out in another order.
 //!
-//! actionlog's own decorator applies the default patterns as it writes an action's JSON
-//! (`action::write_json`; argument names are judged at compile time by
+//! actionlog's own decorator applies its patterns (the default ones, or those of
+//! [`set_decorator_patterns`]) as it writes an action's JSON (`action::write_json`; under
+//! the default patterns argument names are judged at compile time by
 //! [`is_default_secret_key`]), so secrets never enter its spans, and pre- and
 //! post-execution callbacks see them redacted too. JSON handed to it ready-made is
 //! redacted by conversion like any other span's.
@@ -21,8 +22,8 @@
 //! is replaced whole only when a pattern occurs in it.
 //!
 //! JSON that actionlog's own decorator wrote in the same process is valid by construction
-//! and already redacted with the default patterns: conversion leaves it alone, or, for an
-//! exporter with other patterns, finds its keys with [`Redactor::redact_serde_written`],
+//! and already redacted with the decorator's patterns: conversion leaves it alone, or, for
+//! an exporter with other patterns, finds its keys with [`Redactor::redact_serde_written`],
 //! which skips strings instead of parsing.
 
 use aho_corasick::automaton::Automaton;
