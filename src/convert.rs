@@ -468,12 +468,15 @@ fn convert_fields<'r, S: SpanView>(
         warnings.push(ConvertWarning::EndBeforeStart);
     }
 
-    let check = if !opts.validate_json {
-        JsonCheck::Off
-    } else if span.made_by_actionlog() && found.json_unchecked.is_none() {
-        JsonCheck::SerdeWritten
-    } else {
+    let check = if span.made_by_actionlog()
+        && found.json_unchecked.is_none()
+        && crate::redact::decorator_applied(&opts.redactor)
+    {
+        JsonCheck::Done
+    } else if opts.validate_json {
         JsonCheck::Parse
+    } else {
+        JsonCheck::Off
     };
     let json_field = |v: Option<S::Attr>, k: &'static str, w: &mut Vec<ConvertWarning>| {
         v.map(|v| json_text(v, k, check, opts, w))
@@ -692,11 +695,10 @@ fn scalar_text<'r, A: AttrLike>(v: A, k: &'static str, w: &mut Vec<ConvertWarnin
 enum JsonCheck {
     /// Parsed: validated and its keys screened in one pass (`Redactor::inspect`).
     Parse,
-    /// Written by actionlog's decorator in this process: valid by construction, and
-    /// already redacted with the decorator's patterns (`action::write_json`). Parsing it
-    /// again only to confirm that was most of conversion's cost; it is screened again only
-    /// for other patterns.
-    SerdeWritten,
+    /// Written by actionlog's decorator in this process with the patterns this conversion
+    /// redacts with (`action::write_json`): valid by construction and redacted already.
+    /// Parsing it again only to confirm that was most of conversion's cost.
+    Done,
     /// Not validated (`validate_json = false`): screened as text that may not be JSON.
     Off,
 }
@@ -725,11 +727,7 @@ fn json_text<'r, A: AttrLike>(
                     }
                     opts.redactor.redact_inspected(s, inspection)
                 }
-                // The decorator redacted it as it wrote it, with these patterns.
-                JsonCheck::SerdeWritten if crate::redact::decorator_applied(&opts.redactor) => {
-                    Outcome::Clean
-                }
-                JsonCheck::SerdeWritten => opts.redactor.redact_serde_written(s),
+                JsonCheck::Done => Outcome::Clean,
                 JsonCheck::Off => opts.redactor.redact(s),
             };
             (Text::Attr(v), outcome)
@@ -1496,7 +1494,7 @@ mod tests {
     }
 
     #[test]
-    fn actionlogs_own_json_is_not_looked_at_again_unless_other_patterns_apply() {
+    fn actionlogs_own_json_is_not_parsed_again_unless_other_patterns_apply() {
         let span = from_actionlog(sdk_span(
             vec![
                 KeyValue::new(key::COMMAND, "c"),
@@ -1514,7 +1512,7 @@ mod tests {
             .unwrap();
         assert_eq!(c.action.pos_args_json.unwrap().value, "[not json");
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
-        // Other patterns: the keys are found without a parse, strings skipped.
+        // Other patterns: parsed and redacted like any span's JSON.
         let ssn = ConvertOptions {
             redactor: Redactor::new(["ssn"]),
             ..ConvertOptions::default()
@@ -1531,6 +1529,9 @@ mod tests {
         assert_eq!(
             c.warnings,
             vec![
+                ConvertWarning::InvalidJson {
+                    key: key::POS_ARGS_JSON
+                },
                 ConvertWarning::Redacted {
                     key: key::KEYWORD_ARGS_JSON
                 },

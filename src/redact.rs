@@ -22,9 +22,8 @@
 //! is replaced whole only when a pattern occurs in it.
 //!
 //! JSON that actionlog's own decorator wrote in the same process is valid by construction
-//! and already redacted with the decorator's patterns: conversion leaves it alone, or, for
-//! an exporter with other patterns, finds its keys with [`Redactor::redact_serde_written`],
-//! which skips strings instead of parsing.
+//! and already redacted with the decorator's patterns: conversion leaves it alone unless it
+//! redacts with other patterns.
 
 use aho_corasick::automaton::Automaton;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, dfa::DFA};
@@ -323,63 +322,6 @@ impl Redactor {
             }
             Err(_) => Inspection::NotJson,
         }
-    }
-
-    /// Redacts JSON text that serde_json wrote (what actionlog's decorator records), with
-    /// the result of [`Redactor::redact`] on such text but without parsing it: the text
-    /// is valid by construction, so finding its object keys only takes skipping strings.
-    /// For text from anywhere else use [`Redactor::redact`] or [`Redactor::inspect`]:
-    /// on text that is not JSON this answer means nothing.
-    pub fn redact_serde_written(&self, json: &str) -> Outcome {
-        if self.matcher.is_none() {
-            return Outcome::Clean;
-        }
-        match self.secret_key_in_serde_written(json) {
-            Some(false) => Outcome::Clean,
-            Some(true) => self.redact_inspected(json, Inspection::Json { secret_key: true }),
-            // A key with an escape (compared unescaped), or text serde_json cannot have
-            // written: the full check decides.
-            None => self.redact_inspected(json, self.inspect(json)),
-        }
-    }
-
-    /// Whether an object key in `json` contains a pattern, for valid JSON: a string is a
-    /// key exactly when a `:` follows it (serde_json writes none with a space before it).
-    /// `None` when a key holds an escape or a string does not end.
-    fn secret_key_in_serde_written(&self, json: &str) -> Option<bool> {
-        let b = json.as_bytes();
-        let mut i = 0;
-        // Where the string being read starts, outside of strings `None`.
-        let mut start = None;
-        let mut escaped = false;
-        while i < b.len() {
-            match (b[i], start) {
-                (b'"', None) => {
-                    start = Some(i + 1);
-                    escaped = false;
-                }
-                (b'"', Some(s)) => {
-                    if b.get(i + 1) == Some(&b':') {
-                        if escaped {
-                            return None;
-                        }
-                        // Both ends are at a `"`, so at character boundaries.
-                        if self.key_matches(&json[s..i]) {
-                            return Some(true);
-                        }
-                    }
-                    start = None;
-                }
-                // The escaped byte (maybe a quote) is part of the string.
-                (b'\\', Some(_)) => {
-                    escaped = true;
-                    i += 1;
-                }
-                _ => {}
-            }
-            i += 1;
-        }
-        start.is_none().then_some(false)
     }
 
     /// Redacts one JSON text.
@@ -701,23 +643,6 @@ mod tests {
                 v.to_string()
             };
             proptest::prop_assert_eq!(r.inspect(&text), inspect_by_tree(&r, &text), "{}", text);
-        }
-
-        /// On what serde_json writes, the string skip finds what the parse finds.
-        #[test]
-        fn serde_written_text_is_redacted_as_a_parse_would(v in json_value(), pretty: bool) {
-            let r = Redactor::default();
-            let text = if pretty {
-                serde_json::to_string_pretty(&v).unwrap()
-            } else {
-                v.to_string()
-            };
-            proptest::prop_assert_eq!(r.redact_serde_written(&text), r.redact(&text), "{}", text);
-            let Inspection::Json { secret_key } = r.inspect(&text) else {
-                panic!("serde_json wrote what it cannot read: {text}")
-            };
-            let skip = r.secret_key_in_serde_written(&text);
-            proptest::prop_assert!(skip.is_none() || skip == Some(secret_key), "{}", text);
         }
 
         /// Damaged texts: whatever serde_json rejects is not JSON here either.
