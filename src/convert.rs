@@ -36,7 +36,8 @@ pub struct ConvertOptions {
     pub max_field_bytes: usize,
     /// Check that the JSON attributes hold valid JSON (a warning when they do not; the text
     /// is kept either way). JSON that actionlog's own decorator wrote with serde_json in
-    /// this process is not checked again (see [`SpanView::made_by_actionlog`]).
+    /// this process, and redacted with the same patterns as [`ConvertOptions::redactor`],
+    /// is not looked at again (see [`SpanView::made_by_actionlog`]).
     pub validate_json: bool,
     /// Values of secret-looking keys in the JSON fields (arguments, output) are replaced
     /// (see [`crate::redact`]); on by default.
