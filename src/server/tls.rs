@@ -180,7 +180,7 @@ fn server_config_builder()
         .with_safe_default_protocol_versions()
 }
 
-/// A TLS listener for [`axum::serve`]: accepts TCP, handshakes in background tasks and
+/// A TLS listener for [`axum::serve()`]: accepts TCP, handshakes in background tasks and
 /// hands out finished TLS streams. Dropping it stops the accept loop.
 #[derive(Debug)]
 pub struct TlsListener {
