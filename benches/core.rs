@@ -31,9 +31,8 @@ use opentelemetry_sdk::trace::{
 };
 use prost::Message;
 
-// The allocator an application would run the exporter with (see the `mimalloc` feature);
-// `--no-default-features --features kafka` measures glibc's.
-#[cfg(feature = "mimalloc")]
+// The allocator an application would run the exporter with (docs/benchmarks.md: glibc's
+// serialises the exporter thread that frees what the caller allocated).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

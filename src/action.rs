@@ -90,10 +90,37 @@ fn clock_end() -> SystemTime {
         .map_or_else(SystemTime::now, |(start, latency)| start + latency)
 }
 
-fn scope() -> InstrumentationScope {
+/// The instrumentation scope of actionlog's own tracer. Besides its name, which any tracer
+/// may take, it carries [`key::TRACER_TOKEN`]: a number drawn once per process that no other
+/// code is handed, so that conversion can tell the decorator's spans (whose JSON it wrote and
+/// redacted itself) from a foreign tracer that happens to be named `actionlog`.
+pub(crate) fn scope() -> InstrumentationScope {
     InstrumentationScope::builder(key::SCOPE_NAME)
         .with_version(env!("CARGO_PKG_VERSION"))
+        .with_attributes([KeyValue::new(key::TRACER_TOKEN, tracer_token())])
         .build()
+}
+
+/// This process's token of actionlog's own tracer (see [`scope`]).
+fn tracer_token() -> i64 {
+    use std::hash::{BuildHasher, Hasher};
+    static TOKEN: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *TOKEN.get_or_init(|| {
+        // std's RandomState is seeded from the OS's randomness: enough to make the token
+        // unguessable by a tracer that was never handed it (nothing cryptographic rests on it).
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+        h.write_u32(std::process::id());
+        h.finish() as i64
+    })
+}
+
+/// Whether `scope` is actionlog's own tracer's in this process: the name *and* the token.
+pub(crate) fn is_own_scope(scope: &InstrumentationScope) -> bool {
+    scope.name() == key::SCOPE_NAME
+        && scope
+            .attributes()
+            .any(|kv| kv.key.as_str() == key::TRACER_TOKEN && kv.value == Value::I64(tracer_token()))
 }
 
 /// Sends action spans to `provider` instead of the global tracer provider. Saves a global

@@ -29,6 +29,11 @@ pub const EXCEPTION_EVENT: &str = "exception";
 pub const CODE_FUNCTION_NAME: &str = "code.function.name";
 /// Instrumentation scope name used by actionlog's own tracer.
 pub const SCOPE_NAME: &str = "actionlog";
+/// Attribute of actionlog's own tracer's instrumentation scope: a random number drawn once
+/// per process. Only a span whose scope has the name [`SCOPE_NAME`] *and* this process's
+/// token is trusted to carry JSON the decorator wrote and redacted (any tracer may be named
+/// `actionlog`). Not part of the convention for other producers.
+pub const TRACER_TOKEN: &str = "actionlog.tracer_token";
 /// Set (to `true`) by actionlog's own tracer on a span whose JSON attributes include text
 /// handed in ready-made ([`crate::ActionLog::keyword_args_json`] and the like) rather
 /// than written by serde_json: conversion checks that text again. Not part of the

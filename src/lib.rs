@@ -32,25 +32,18 @@
 extern crate self as actionlog;
 
 pub mod action;
-pub mod cli;
 pub mod codec;
-pub mod config;
 pub mod convention;
 pub mod convert;
 pub mod exporter;
-pub mod generate;
 pub mod hooks;
 pub mod json;
-pub mod kpi;
 pub mod proto;
 pub mod pseudonym;
 pub mod redact;
 mod runtime;
-pub mod server;
 pub mod sink;
-pub mod spool;
 pub mod user;
-pub mod warehouse;
 
 pub use action::{ActionLog, ActionSpan, reset_tracer_provider, set_tracer_provider};
 pub use actionlog_macros::action_log;

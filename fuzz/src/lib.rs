@@ -7,15 +7,15 @@ use std::sync::{Arc, OnceLock};
 use actionlog::codec::LengthDelimitedReader;
 use actionlog::convert::{ConvertOptions, convert, otlp_resource_host};
 use actionlog::proto::UserAction;
-use actionlog::server::{Ingest, Metrics};
+use actionlog_bridge::{Ingest, Metrics};
 use actionlog::sink::NullSink;
-use actionlog::sink::kafka::{decode_value, encode_value};
+use actionlog_kafka::{decode_value, encode_value};
 use prost::Message;
 
 /// One receiver body, through the receiver's own decoder, the bridge's ingest path (into a
 /// discarding sink) and the conversion of every span on its own.
 pub fn check_otlp_body(json: bool, data: &[u8]) {
-    let Ok(req) = actionlog::server::http::decode_traces_body(json, data) else {
+    let Ok(req) = actionlog_bridge::http::decode_traces_body(json, data) else {
         return;
     };
     let spans: u64 = req

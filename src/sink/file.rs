@@ -14,7 +14,7 @@ use crate::json::to_json_line;
 use crate::proto::UserAction;
 
 /// How [`FileSink`] writes each action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FileFormat {
     /// Length-delimited protobuf (varint length, then the message): compact, and what
     /// `actionlog decode` reads.

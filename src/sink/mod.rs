@@ -1,4 +1,6 @@
 //! Where converted actions go: the [`Sink`] trait and the sinks that need no infrastructure.
+//! The others are crates of their own: `actionlog-kafka` (Kafka), `actionlog-otlp` (OTLP log
+//! events for a Collector), `actionlog-warehouse` (the embedded Parquet warehouse).
 //!
 //! A sink receives batches of [`UserAction`]s. `write` resolves only once the batch is
 //! accepted (written, acknowledged, ...) or has failed; the exporter and the bridge report
@@ -15,15 +17,9 @@ use async_trait::async_trait;
 use crate::proto::UserAction;
 
 mod file;
-#[cfg(feature = "kafka")]
-pub mod kafka;
-pub mod otlp_log;
 mod stdout;
 
 pub use file::{FileFormat, FileSink};
-#[cfg(feature = "kafka")]
-pub use kafka::{KafkaSink, KafkaSinkConfig};
-pub use otlp_log::{OtlpLogConfig, OtlpLogSink, OtlpLogSinkError};
 pub use stdout::StdoutSink;
 
 /// Why a sink did not accept a batch.

@@ -1,30 +1,11 @@
-//! The integration test binary: one binary, one module per area, so it links once.
+//! The core crate's integration tests: one binary, one module per area, so it links once.
+//! The decorator, the exporter, `tracing` spans and the wire format, against real SDK
+//! pipelines and an independent protobuf implementation (Python's). The tests that drive the
+//! `actionlog` binary live with it, in `crates/cli/tests/e2e/`.
 
 mod support;
 
-mod amundsen_plugin;
-mod bad_input;
-mod bridge;
-mod cli;
-mod collector_config;
 mod decorator;
-mod duckdb;
 mod exporter;
-#[cfg(feature = "kafka")]
-mod faults;
-mod generate;
-// The fuzz targets' checks (fuzz/src/lib.rs), replayed over the corpus by fuzz_regressions.
-#[cfg(feature = "kafka")]
-#[path = "../../fuzz/src/lib.rs"]
-mod fuzz_checks;
-#[cfg(feature = "kafka")]
-mod fuzz_regressions;
-#[cfg(feature = "kafka")]
-mod kafka;
-mod kpi;
-#[cfg(feature = "kafka")]
-mod load;
-mod security;
 mod tracing_compat;
-mod ui;
 mod wire_compat;
