@@ -35,8 +35,9 @@ pub use view::{AttrLike, AttrValue, HexId, SpanView};
 #[cfg(test)]
 use {
     crate::convention as key,
+    crate::proto::LongString,
     crate::redact::REDACTED,
-    opentelemetry::{KeyValue, Value, trace::Status},
+    opentelemetry::{Array, KeyValue, Value, trace::Status},
     opentelemetry_proto::tonic::common::v1::{AnyValue, any_value},
     opentelemetry_proto::tonic::trace::v1::{Span as OtlpSpan, status::StatusCode},
     opentelemetry_sdk::trace::SpanData,

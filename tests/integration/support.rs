@@ -104,19 +104,6 @@ pub fn only<'a>(actions: &'a [UserAction], command: &str) -> &'a UserAction {
     found[0]
 }
 
-/// Whether a server started on ports found free (bound to port 0, then let go) has exited
-/// because another process took one in between: its harness then starts it again on new
-/// ports instead of failing the test.
-pub fn lost_port_race(child: &mut Option<std::process::Child>, log: &std::path::Path) -> bool {
-    matches!(child.as_mut().map(|c| c.try_wait()), Some(Ok(Some(_))))
-        && std::fs::read_to_string(log).is_ok_and(|l| l.contains("Address already in use"))
-}
-
-/// Path to the built `actionlog` binary.
-pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_actionlog")
-}
-
 /// The Python interpreter with the test packages (set by scripts/test.sh), or a clear
 /// failure telling how to get one.
 pub fn python() -> String {

@@ -218,7 +218,7 @@ fn bad_http_input_gets_the_right_status_is_counted_and_the_server_keeps_serving(
     let json = [("Content-Type", "application/json")];
     let good = request(vec![action_span(1, "_get_table_metadata")]).encode_to_vec();
     let mut served = 0;
-    let mut check_still_serving = |bridge: &Bridge| {
+    let mut check_still_serving = |bridge: &Serve| {
         let r = http_request(bridge.http, "POST", "/v1/traces", &pb, &good).expect("good request");
         assert_eq!(r.status, 200, "server keeps serving after bad input");
         served += 1;
@@ -921,7 +921,8 @@ fn a_bad_config_file_is_a_clear_startup_error() {
 #[test]
 fn otlp_log_sink_over_http_retries_503_then_delivers_gzip_protobuf() {
     use actionlog_otlp::LogProtocol;
-    use actionlog::sink::{OtlpLogConfig, OtlpLogSink, Sink};
+    use actionlog::sink::Sink;
+    use actionlog_otlp::{OtlpLogConfig, OtlpLogSink};
     use axum::http::{HeaderMap, StatusCode};
 
     type Seen = Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>;
@@ -1000,7 +1001,8 @@ fn otlp_log_sink_over_http_retries_503_then_delivers_gzip_protobuf() {
 
 #[test]
 fn otlp_log_sink_gives_up_as_retryable_and_refuses_final_errors() {
-    use actionlog::sink::{OtlpLogConfig, OtlpLogSink, Sink};
+    use actionlog::sink::Sink;
+    use actionlog_otlp::{OtlpLogConfig, OtlpLogSink};
     let rt = runtime();
     rt.block_on(async {
         // Nothing listens there: connection refused, retried, then Unavailable.

@@ -26,6 +26,7 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use crate::harness::free_port;
 use crate::harness::kafka::{
+    wait_for,
     Tansu, action, brokers, config, consume_all, create_topic, seq_of, unique_topic,
 };
 

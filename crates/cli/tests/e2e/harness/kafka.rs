@@ -61,7 +61,7 @@ impl Tansu {
 
     /// `None` when Tansu exits before or just after the port answers (it could not bind it,
     /// and whatever answered is another process).
-    fn try_start(port: u16, extra: &[&str]) -> Option<Self> {
+    pub(crate) fn try_start(port: u16, extra: &[&str]) -> Option<Self> {
         let url = format!("tcp://127.0.0.1:{port}");
         let mut child = Command::new(tansu_bin())
             .args([
@@ -194,7 +194,7 @@ pub(crate) fn config(brokers: &str, topic: &str) -> KafkaSinkConfig {
     KafkaSinkConfig::new(brokers).with_topic(topic)
 }
 
-async fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+pub(crate) async fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !cond() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");

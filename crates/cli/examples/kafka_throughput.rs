@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use actionlog::UserAction;
 use actionlog::sink::Sink;
-use actionlog::sink::kafka::{KafkaSink, KafkaSinkConfig};
+use actionlog_kafka::{KafkaSink, KafkaSinkConfig};
 use clap::Parser;
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use actionlog::convert::{ConvertOptions, convert};
 use actionlog::proto::USER_ACTION_FULL_NAME;
-use actionlog::sink::kafka::{
+use actionlog_kafka::{
     CONTENT_TYPE, HEADER_CONTENT_TYPE, HEADER_MESSAGE_NAME, HEADER_TRACEPARENT, KafkaSinkConfig,
     encode_value, traceparent,
 };
