@@ -6,23 +6,18 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actionlog_kafka::{
-    BufferFullPolicy, KafkaSink, KafkaSinkConfig, KafkaStats, decode_value,
+    BufferFullPolicy, KafkaSink, KafkaStats, decode_value,
 };
 use actionlog::sink::{Sink, SinkError};
-use actionlog::{UserAction, UserActionExporter, action_log, user};
+use actionlog::{UserActionExporter, action_log, user};
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message, OwnedMessage};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use crate::harness::free_port;
 use crate::harness::kafka::{

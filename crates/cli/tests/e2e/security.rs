@@ -6,18 +6,16 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
-use actionlog::UserAction;
-use actionlog::codec::LengthDelimitedReader;
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
-use crate::harness::{Launch, Serve, bin, free_addr, python};
+use crate::harness::{Launch, bin, python};
 
 const TOKEN: &str = "tok-3f9a1c7e5b2d4a6f8e0c";
 const PSEUDONYM_KEY: &str = "key-9d8c7b6a5f4e3d2c1b0a";
