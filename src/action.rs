@@ -109,7 +109,11 @@ fn tracer_token() -> i64 {
         // std's RandomState is seeded from the OS's randomness: enough to make the token
         // unguessable by a tracer that was never handed it (nothing cryptographic rests on it).
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+        h.write_u128(
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
         h.write_u32(std::process::id());
         h.finish() as i64
     })
@@ -118,9 +122,9 @@ fn tracer_token() -> i64 {
 /// Whether `scope` is actionlog's own tracer's in this process: the name *and* the token.
 pub(crate) fn is_own_scope(scope: &InstrumentationScope) -> bool {
     scope.name() == key::SCOPE_NAME
-        && scope
-            .attributes()
-            .any(|kv| kv.key.as_str() == key::TRACER_TOKEN && kv.value == Value::I64(tracer_token()))
+        && scope.attributes().any(|kv| {
+            kv.key.as_str() == key::TRACER_TOKEN && kv.value == Value::I64(tracer_token())
+        })
 }
 
 /// Sends action spans to `provider` instead of the global tracer provider. Saves a global

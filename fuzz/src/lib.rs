@@ -7,8 +7,8 @@ use std::sync::{Arc, OnceLock};
 use actionlog::codec::LengthDelimitedReader;
 use actionlog::convert::{ConvertOptions, convert, otlp_resource_host};
 use actionlog::proto::UserAction;
-use actionlog_bridge::{Ingest, Metrics};
 use actionlog::sink::NullSink;
+use actionlog_bridge::{Ingest, Metrics};
 use actionlog_kafka::{decode_value, encode_value};
 use prost::Message;
 

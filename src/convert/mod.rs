@@ -205,8 +205,7 @@ pub fn convert_encoded<S: SpanView>(
     Ok(Some(fields.warnings))
 }
 
-
-#[cfg(test)]
-mod tests;
 #[cfg(test)]
 mod properties;
+#[cfg(test)]
+mod tests;

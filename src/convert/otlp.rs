@@ -7,7 +7,6 @@ use super::ConvertError;
 use super::view::{AttrLike, AttrValue, HexId, SpanView, checked_id, nanos_to_ms};
 use crate::convention as key;
 
-
 impl AttrLike for Option<AnyValue> {
     fn as_str(&self) -> Option<&str> {
         match self.as_ref()?.value.as_ref()? {

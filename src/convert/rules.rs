@@ -8,7 +8,6 @@ use crate::convention as key;
 use crate::proto::{LongString, UserAction};
 use crate::redact::{Inspection, Outcome, REDACTED};
 
-
 pub(super) struct Found<A> {
     command: Option<A>,
     enduser: Option<A>,

@@ -60,7 +60,6 @@ impl AttrLike for AttrValue<'_> {
     }
 }
 
-
 /// A span conversion can read, implemented for the SDK's [`SpanData`] and for OTLP spans,
 /// each by reference (attributes borrowed and copied) and by value (attributes moved out),
 /// so that one function converts them all.

@@ -543,26 +543,28 @@ pub fn build_one_sink(cfg: &SinkConfig) -> Result<Arc<dyn Sink>, ConfigError> {
         SinkConfig::Stdout => Arc::new(StdoutSink),
         SinkConfig::Null => Arc::new(NullSink::new()),
         #[cfg(feature = "kafka")]
-        SinkConfig::Kafka(c) => {
-            Arc::new(
-                actionlog_kafka::KafkaSink::new(c.clone()).map_err(|e| ConfigError::Sink {
-                    sink: "kafka",
-                    message: e.to_string(),
-                })?,
-            )
-        }
-        SinkConfig::Warehouse { dir } => Arc::new(
-            actionlog_warehouse::WarehouseSink::open(dir).map_err(|e| ConfigError::Sink {
-                sink: "warehouse",
-                message: format!("{}: {e}", dir.display()),
-            })?,
-        ),
-        SinkConfig::OtlpLog(c) => Arc::new(actionlog_otlp::OtlpLogSink::new(c.clone()).map_err(
+        SinkConfig::Kafka(c) => Arc::new(actionlog_kafka::KafkaSink::new(c.clone()).map_err(
             |e| ConfigError::Sink {
-                sink: "otlp_log",
+                sink: "kafka",
                 message: e.to_string(),
             },
         )?),
+        SinkConfig::Warehouse { dir } => {
+            Arc::new(actionlog_warehouse::WarehouseSink::open(dir).map_err(|e| {
+                ConfigError::Sink {
+                    sink: "warehouse",
+                    message: format!("{}: {e}", dir.display()),
+                }
+            })?)
+        }
+        SinkConfig::OtlpLog(c) => {
+            Arc::new(actionlog_otlp::OtlpLogSink::new(c.clone()).map_err(|e| {
+                ConfigError::Sink {
+                    sink: "otlp_log",
+                    message: e.to_string(),
+                }
+            })?)
+        }
     })
 }
 

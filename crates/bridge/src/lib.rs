@@ -316,7 +316,8 @@ impl Ingest {
                 )));
             }
             Err(Some(e))
-                if e.is_retryable() || !matches!(e, actionlog::sink::SinkError::Rejected { .. }) =>
+                if e.is_retryable()
+                    || !matches!(e, actionlog::sink::SinkError::Rejected { .. }) =>
             {
                 // Only a sink's explicit, final refusal is final; anything else (I/O errors,
                 // a sink shutting down) may pass on a retry.

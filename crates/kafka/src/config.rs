@@ -58,7 +58,10 @@ pub struct KafkaSinkConfig {
     #[cfg_attr(feature = "clap", arg(long = "kafka-brokers", env = "KAFKA_BROKERS"))]
     pub brokers: String,
     /// Topic the actions are produced to.
-    #[cfg_attr(feature = "clap", arg(long = "kafka-topic", default_value = "user_actions"))]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long = "kafka-topic", default_value = "user_actions")
+    )]
     #[serde(default = "default_topic")]
     pub topic: String,
     /// Compression codec of produced batches.

@@ -46,10 +46,10 @@ use tonic::codec::CompressionEncoding;
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 
-use actionlog::sink::{Sink, SinkError};
 use actionlog::convention as key;
-use actionlog::redact::REDACTED;
 use actionlog::proto::UserAction;
+use actionlog::redact::REDACTED;
+use actionlog::sink::{Sink, SinkError};
 
 /// The default `EventName` of the log records.
 pub const DEFAULT_EVENT_NAME: &str = "actionlog.user_action";

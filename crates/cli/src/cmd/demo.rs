@@ -8,9 +8,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::CliResult;
 use super::generate::{Route, generate};
 use super::kpi::compute_blocking;
+use crate::CliResult;
 use crate::generate::{GenerateConfig, SERVICE_ACCOUNT};
 use actionlog_kpi::{KpiOptions, render_html};
 

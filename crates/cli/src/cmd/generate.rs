@@ -10,8 +10,8 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
 
 use crate::CliResult;
-use actionlog::UserActionExporter;
 use crate::generate::{GenerateConfig, Generator};
+use actionlog::UserActionExporter;
 use actionlog_warehouse::{WarehouseSink, WarehouseWriter};
 
 /// How generated actions reach the warehouse.
@@ -185,9 +185,10 @@ pub(crate) fn run(args: Args) -> CliResult {
         &args.warehouse,
         args.path,
         args.employees_out.as_deref(),
-        actionlog::pseudonym::Pseudonymiser::from_sources(args.pseudonym_key_file.as_deref(), &|k| {
-            std::env::var(k).ok()
-        })?,
+        actionlog::pseudonym::Pseudonymiser::from_sources(
+            args.pseudonym_key_file.as_deref(),
+            &|k| std::env::var(k).ok(),
+        )?,
     )?;
     println!(
         "generated {} action(s) over {} day(s) for {} user(s) into {} in {:.1}s ({:.0} actions/s)",

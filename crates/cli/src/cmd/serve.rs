@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::CliResult;
-use actionlog_bridge::config::{Overrides, ServeConfig, SinkConfig, parse_file_format};
 use actionlog::sink::FileFormat;
+use actionlog_bridge::config::{Overrides, ServeConfig, SinkConfig, parse_file_format};
 
 /// Arguments of `actionlog serve`. Flags override environment variables, which override the
 /// config file, which overrides the defaults.

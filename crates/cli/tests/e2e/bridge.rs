@@ -23,9 +23,7 @@ use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 
-use crate::harness::otlp::{
-    action_span, export_recording_acked, hex, kv, request, runtime, sv,
-};
+use crate::harness::otlp::{action_span, export_recording_acked, hex, kv, request, runtime, sv};
 use crate::harness::{Serve, free_addr, http_request, metric, python, python_script};
 
 // ---- real clients -------------------------------------------------------------------
@@ -918,8 +916,8 @@ fn a_bad_config_file_is_a_clear_startup_error() {
 
 #[test]
 fn otlp_log_sink_over_http_retries_503_then_delivers_gzip_protobuf() {
-    use actionlog_otlp::LogProtocol;
     use actionlog::sink::Sink;
+    use actionlog_otlp::LogProtocol;
     use actionlog_otlp::{OtlpLogConfig, OtlpLogSink};
     use axum::http::{HeaderMap, StatusCode};
 

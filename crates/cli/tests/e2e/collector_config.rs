@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use actionlog_bridge::config::{DEFAULT_GRPC_ADDR, DEFAULT_HTTP_ADDR, ServeConfig, SinkConfig};
 use actionlog::convention;
+use actionlog_bridge::config::{DEFAULT_GRPC_ADDR, DEFAULT_HTTP_ADDR, ServeConfig, SinkConfig};
 use actionlog_otlp::{DEFAULT_EVENT_NAME, LogProtocol};
 use serde_json::Value;
 

@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 
 use crate::harness::python;
 
-
 fn duckdb_results(warehouse: &Path, r: &KpiReport, o: &KpiOptions, work: &Path) -> Value {
     let params = json!({
         "warehouse": warehouse,
@@ -26,7 +25,10 @@ fn duckdb_results(warehouse: &Path, r: &KpiReport, o: &KpiOptions, work: &Path) 
     let params_path = work.join("duckdb-params.json");
     std::fs::write(&params_path, params.to_string()).expect("write params");
     let out = Command::new(python())
-        .arg(format!("{}/tests/python/kpi_duckdb.py", crate::harness::ROOT))
+        .arg(format!(
+            "{}/tests/python/kpi_duckdb.py",
+            crate::harness::ROOT
+        ))
         .arg(&params_path)
         .output()
         .unwrap_or_else(|e| panic!("cannot run ACTIONLOG_PYTHON: {e}"));

@@ -261,14 +261,14 @@ fn fault_sigkill_in_durable_mode_loses_no_acknowledged_action() {
     let (out1, out2) = (dir.path().join("run1.pb"), dir.path().join("run2.pb"));
     let spool_s = spool.to_str().expect("utf-8 path");
     let mut first = Launch::new(&[
-            "--spool-dir",
-            spool_s,
-            "--file",
-            out1.to_str().expect("path"),
-        ])
-        .own_sinks()
-        .log(&dir.path().join("run1.log"))
-        .start();
+        "--spool-dir",
+        spool_s,
+        "--file",
+        out1.to_str().expect("path"),
+    ])
+    .own_sinks()
+    .log(&dir.path().join("run1.log"))
+    .start();
     let rt = runtime();
     let acked: Acked = Default::default();
     let stop = Arc::new(AtomicBool::new(false));
@@ -286,14 +286,14 @@ fn fault_sigkill_in_durable_mode_loses_no_acknowledged_action() {
 
     // Restart on the same spool: what the first process had not delivered is replayed.
     let mut second = Launch::new(&[
-            "--spool-dir",
-            spool_s,
-            "--file",
-            out2.to_str().expect("path"),
-        ])
-        .own_sinks()
-        .log(&dir.path().join("run2.log"))
-        .start();
+        "--spool-dir",
+        spool_s,
+        "--file",
+        out2.to_str().expect("path"),
+    ])
+    .own_sinks()
+    .log(&dir.path().join("run2.log"))
+    .start();
     wait_until("the spool to drain", Duration::from_secs(60), || {
         metric(&second.metrics(), "actionlog_spool_bytes") == 0.0
     });
@@ -845,14 +845,14 @@ fn fault_warehouse_disk_full_in_durable_mode_keeps_acknowledged_actions_until_wr
     // Room for a few small Parquet files, not for what the client sends.
     let fs = mount_or_explain(&wh, "size=256k");
     let serve = Launch::new(&[
-            "--warehouse",
-            wh.to_str().expect("path"),
-            "--spool-dir",
-            spool.to_str().expect("path"),
-        ])
-        .own_sinks()
-        .log(&dir.path().join("serve.log"))
-        .start();
+        "--warehouse",
+        wh.to_str().expect("path"),
+        "--spool-dir",
+        spool.to_str().expect("path"),
+    ])
+    .own_sinks()
+    .log(&dir.path().join("serve.log"))
+    .start();
     let rt = runtime();
     let mut acked = Vec::new();
     rt.block_on(async {

@@ -56,8 +56,7 @@ fn every_corpus_and_regression_input_passes_the_fuzz_checks() {
 fn the_seeds_are_real_actions() {
     // The checks accept bad input silently by design; this makes sure the seeds reach the
     // deep paths (a decoded request with action spans, decodable records), not just errors.
-    let seed =
-        |path: &str| std::fs::read(Path::new(crate::harness::ROOT).join(path)).unwrap();
+    let seed = |path: &str| std::fs::read(Path::new(crate::harness::ROOT).join(path)).unwrap();
     let req = actionlog_bridge::http::decode_traces_body(
         false,
         &seed("fuzz/corpus/otlp_proto/seed-3-actions"),

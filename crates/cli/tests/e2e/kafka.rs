@@ -11,18 +11,15 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use actionlog_kafka::{
-    BufferFullPolicy, KafkaSink, KafkaStats, decode_value,
-};
 use actionlog::sink::{Sink, SinkError};
 use actionlog::{UserActionExporter, action_log, user};
+use actionlog_kafka::{BufferFullPolicy, KafkaSink, KafkaStats, decode_value};
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
 use rdkafka::message::{Headers, Message, OwnedMessage};
 
 use crate::harness::free_port;
 use crate::harness::kafka::{
-    wait_for,
-    Tansu, action, brokers, config, consume_all, create_topic, seq_of, unique_topic,
+    Tansu, action, brokers, config, consume_all, create_topic, seq_of, unique_topic, wait_for,
 };
 
 fn count(c: &std::sync::atomic::AtomicU64) -> u64 {
@@ -108,7 +105,10 @@ async fn kafka_ten_thousand_decorated_actions_reach_an_independent_consumer() {
     assert_eq!(count(&stats.failed) + count(&stats.dropped), 0);
 
     let python = crate::support::python();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/python/kafka_consume.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/python/kafka_consume.py"
+    );
     let out = Command::new(python)
         .args([script, "--brokers", &brokers, "--topic", &topic])
         .args(["--expect", &total.to_string()])

@@ -5,9 +5,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use actionlog_kpi::{KpiError, KpiOptions, KpiReport, compute};
 use actionlog::proto::{LongString, UserAction};
 use actionlog::sink::Sink;
+use actionlog_kpi::{KpiError, KpiOptions, KpiReport, compute};
 use actionlog_warehouse::{WarehouseSink, WarehouseWriter, list_partitions};
 use chrono::NaiveDate;
 use serde_json::{Value, json};

@@ -17,9 +17,9 @@ use rdkafka::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::Value;
 
+use crate::harness::bin;
 use crate::harness::free_port;
 use crate::harness::kafka::{brokers, config, create_topic, unique_topic};
-use crate::harness::bin;
 
 /// 2026-01-05 00:00:00 UTC, a Monday.
 const DAY0_MS: i64 = 1_767_571_200_000;

@@ -339,18 +339,18 @@ fn tls_receivers_serve_real_clients_with_the_token_and_refuse_plaintext() {
     let key_file = write(dir.path(), "pseudonym.key", PSEUDONYM_KEY);
     let (c, k) = (cert.to_str().unwrap(), key.to_str().unwrap());
     let mut bridge = Launch::new(&[
-            "--tls-cert",
-            c,
-            "--tls-key",
-            k,
-            "--pseudonym-key-file",
-            key_file.to_str().unwrap(),
-        ])
-        .in_dir(dir.path())
-        .env(&[("ACTIONLOG_AUTH_TOKEN", TOKEN)])
-        .ready_by_log_line()
-        .rust_log("debug")
-        .start();
+        "--tls-cert",
+        c,
+        "--tls-key",
+        k,
+        "--pseudonym-key-file",
+        key_file.to_str().unwrap(),
+    ])
+    .in_dir(dir.path())
+    .env(&[("ACTIONLOG_AUTH_TOKEN", TOKEN)])
+    .ready_by_log_line()
+    .rust_log("debug")
+    .start();
     let sdk_env = |endpoint: String, token: &str| {
         vec![
             ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),

@@ -65,7 +65,6 @@ pub(crate) fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-
 pub(crate) fn hex(b: &[u8]) -> String {
     const_hex::encode(b)
 }
@@ -86,4 +85,3 @@ pub(crate) async fn export_recording_acked(
         _ => false,
     }
 }
-
