@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what the tests need (a Python
 # virtualenv with the pinned packages of tests/python/requirements.txt), then runs every
-# Rust test (unit, integration, end-to-end, doc tests, trybuild UI tests).
+# Rust test of the workspace (unit, integration, end-to-end, doc tests, trybuild UI tests)
+# and the checks: rustfmt, clippy (warnings are errors), rustdoc (warnings are errors), and
+# that the core crate and the Kafka crate build on their own, also without default features.
 #
-# Usage: scripts/test.sh [extra cargo test args, e.g. a test name filter]
+# Usage: scripts/test.sh [extra cargo test args, e.g. a test name filter: then only the
+# tests run, not the checks]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -34,8 +37,23 @@ if [ -z "${KAFKA_BROKERS:-}" ]; then
 fi
 
 # --- Rust -------------------------------------------------------------------------------------
+if [ $# -eq 0 ]; then
+  echo "==> cargo fmt --check"
+  cargo fmt --all --check
+fi
 echo "==> cargo test"
 cargo test --workspace --all-targets "$@"
 if [ $# -eq 0 ]; then
   cargo test --workspace --doc
+  echo "==> cargo clippy"
+  cargo clippy --workspace --all-targets --quiet -- -D warnings
+  echo "==> cargo doc"
+  RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+  # A Rust service adds the core crate (and maybe the Kafka one) alone: each must build by
+  # itself, with and without default features, without the rest of the workspace.
+  for p in actionlog actionlog-kafka; do
+    echo "==> cargo check -p $p (alone, then --no-default-features)"
+    cargo check -p "$p" --quiet
+    cargo check -p "$p" --no-default-features --quiet
+  done
 fi

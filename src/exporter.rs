@@ -174,9 +174,9 @@ impl<I> UserActionExporter<I> {
         let task = runtime::handle().spawn(async move {
             match tokio::time::timeout(timeout, f(sink)).await {
                 Ok(r) => r,
-                Err(_) => Err(SinkError::Unavailable {
+                Err(_) => Err(SinkError::TimedOut {
                     sink: name,
-                    message: format!("timed out after {timeout:?}"),
+                    after: timeout,
                 }),
             }
         });
@@ -211,7 +211,6 @@ impl<I> UserActionExporter<I> {
     }
 
     fn count_written(&self, n: u64, result: Result<(), SinkError>) -> OTelSdkResult {
-        let timeout = self.timeout;
         match result {
             Ok(()) => {
                 self.stats.exported.fetch_add(n, Ordering::Relaxed);
@@ -220,9 +219,8 @@ impl<I> UserActionExporter<I> {
             Err(e) => {
                 self.stats.failed.fetch_add(n, Ordering::Relaxed);
                 tracing::warn!(actions = n, error = %e, "action export failed");
-                if matches!(&e, SinkError::Unavailable { message, .. } if message.starts_with("timed out"))
-                {
-                    Err(OTelSdkError::Timeout(timeout))
+                if let SinkError::TimedOut { after, .. } = e {
+                    Err(OTelSdkError::Timeout(after))
                 } else {
                     Err(OTelSdkError::InternalFailure(e.to_string()))
                 }

@@ -46,6 +46,15 @@ pub enum SinkError {
         /// What happened.
         message: String,
     },
+    /// The sink did not answer within the caller's deadline. Nothing can be said of the
+    /// batch (it may still be delivered): a retry may duplicate it, but loses nothing.
+    #[error("sink {sink}: timed out after {after:?}")]
+    TimedOut {
+        /// The sink's name.
+        sink: String,
+        /// The deadline that passed.
+        after: Duration,
+    },
     /// An I/O error writing to a local file or stream.
     #[error("sink {sink}: I/O error: {source}")]
     Io {
@@ -74,7 +83,10 @@ pub enum SinkError {
 impl SinkError {
     /// Whether the same batch may succeed if sent again later.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, SinkError::Unavailable { .. })
+        matches!(
+            self,
+            SinkError::Unavailable { .. } | SinkError::TimedOut { .. }
+        )
     }
 }
 
@@ -118,9 +130,9 @@ pub trait Sink: Send + Sync + Debug + 'static {
     async fn shutdown(&self, timeout: Duration) -> Result<(), SinkError> {
         match tokio::time::timeout(timeout, self.flush()).await {
             Ok(r) => r,
-            Err(_) => Err(SinkError::Unavailable {
+            Err(_) => Err(SinkError::TimedOut {
                 sink: self.name().to_owned(),
-                message: format!("flush did not finish within {timeout:?}"),
+                after: timeout,
             }),
         }
     }

@@ -15,9 +15,12 @@
 //! - resource: `host.name` (the action's host; records are grouped by it) and
 //!   `service.name`.
 //!
-//! Retryable gRPC codes (and HTTP 429/502/503/504, honouring `Retry-After`) are retried with exponential backoff up to `max_retries` times;
+//! Retryable answers ([`retry`]: the OTLP specification's rules, which the bridge's receivers
+//! follow too; `Retry-After` is honoured) are retried with exponential backoff up to `max_retries` times;
 //! after that the batch fails as [`SinkError::Unavailable`], so the bridge answers its own
 //! client with a retryable status.
+
+pub mod retry;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -397,7 +400,7 @@ impl OtlpLogSink {
                     Err(_) => tonic::Status::deadline_exceeded("attempt timed out"),
                 };
                 Err(AttemptError {
-                    retryable: retryable(status.code()),
+                    retryable: retry::grpc_retryable(status.code(), !status.details().is_empty()),
                     message: format!("{:?}: {}", status.code(), status.message()),
                     retry_after: None,
                 })
@@ -459,8 +462,7 @@ impl OtlpLogSink {
                         return Ok((p.rejected_log_records, p.error_message));
                     }
                     Err(AttemptError {
-                        // The OTLP/HTTP specification's retryable answers.
-                        retryable: matches!(status.as_u16(), 429 | 502 | 503 | 504),
+                        retryable: retry::http_retryable(status.as_u16()),
                         message: format!("HTTP {status}"),
                         retry_after,
                     })
@@ -487,21 +489,6 @@ fn http_logs_url(endpoint: &str) -> String {
     } else {
         format!("{}/v1/logs", endpoint.trim_end_matches('/'))
     }
-}
-
-/// gRPC codes after which the same request may succeed (the OTLP specification's list).
-fn retryable(code: tonic::Code) -> bool {
-    use tonic::Code::*;
-    matches!(
-        code,
-        Cancelled
-            | DeadlineExceeded
-            | Aborted
-            | OutOfRange
-            | Unavailable
-            | DataLoss
-            | ResourceExhausted
-    )
 }
 
 #[async_trait]

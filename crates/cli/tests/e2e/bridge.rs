@@ -456,6 +456,11 @@ fn grpc_answers_partial_success_resource_exhausted_and_keeps_serving() {
             .await
             .expect_err("too large");
         assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err:?}");
+        // Final by the rules the OTLP sink retries by: a client must not resend it forever.
+        assert!(
+            !actionlog_otlp::retry::grpc_retryable(err.code(), !err.details().is_empty()),
+            "{err:?}"
+        );
 
         let ok = client
             .export(request(vec![action_span(4, "_search_resources")]))
@@ -1174,4 +1179,17 @@ fn bridge_lands_actions_in_the_embedded_warehouse_for_the_kpis() {
     assert_eq!(rows[0]["table_key"], "hive://gold.core/rides", "{report}");
     assert_eq!(rows[0]["views"], 6, "{report}");
     assert_eq!(rows[0]["viewers"], 5, "{report}");
+}
+
+#[test]
+fn logs_written_to_a_file_carry_no_colour_codes() {
+    // stderr is a file here, as with `serve 2>file` or a service manager: no ANSI escapes.
+    let mut bridge = Serve::start(&[]);
+    assert!(bridge.terminate().success());
+    let log = bridge.log_text();
+    assert!(log.contains("actionlog bridge listening"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "escape codes in the log file:\n{log:?}"
+    );
 }
