@@ -42,9 +42,11 @@ trap cleanup EXIT
 say "building (release): actionlog, examples, criterion bench"
 # The bench profile (release settings) for everything, so the lib is built once for all.
 # shellcheck disable=SC2086
-cargo build $ARGS --profile bench --quiet --bin actionlog --example otlp_load --example kafka_bare --example exporter_burst
+cargo build $ARGS --profile bench --quiet -p actionlog-cli --bin actionlog --example otlp_load --example kafka_bare
 # shellcheck disable=SC2086
-cargo bench $ARGS --bench core --no-run --quiet 2>/dev/null
+cargo build $ARGS --profile bench --quiet -p actionlog --example exporter_burst
+# shellcheck disable=SC2086
+cargo bench $ARGS -p actionlog --bench core --no-run --quiet 2>/dev/null
 
 # ---- figures 1 and 3: criterion ---------------------------------------------------------
 if want core; then
@@ -55,7 +57,7 @@ if want core; then
   for round in $(seq "$ROUNDS"); do
     say "figures 1 and 3: criterion (benches/core.rs), round $round of $ROUNDS"
     # shellcheck disable=SC2086
-    cargo bench $ARGS --bench core --quiet -- --warm-up-time 2 --measurement-time 8 2>&1 \
+    cargo bench $ARGS -p actionlog --bench core --quiet -- --warm-up-time 2 --measurement-time 8 2>&1 \
       | grep -E "^(call|span)/|time:" || true
     python3 - "$TARGET/criterion" > "$OUT/core_round_$round.json" <<'PY'
 import json, pathlib, sys

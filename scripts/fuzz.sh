@@ -7,7 +7,7 @@
 # (fuzz/corpus/<target>, written by fuzz/seeds.py); inputs libFuzzer finds along the way go
 # to target/fuzz-corpus/<target>, not into the repository. A crash leaves its input in
 # fuzz/artifacts/<target>/: copy it to fuzz/regressions/<target>/ and the normal test suite
-# (tests/integration/fuzz_regressions.rs) replays it from then on.
+# (crates/cli/tests/e2e/fuzz_regressions.rs) replays it from then on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD

@@ -22,7 +22,7 @@ if [ ! -x "$VENV/bin/python" ] || ! cmp -s "$REQ" "$VENV/requirements.installed"
 fi
 export ACTIONLOG_PYTHON="$VENV/bin/python"
 
-# --- Kafka: a Tansu broker for the Kafka sink tests (tests/integration/kafka.rs) ----------
+# --- Kafka: a Tansu broker for the Kafka sink tests (crates/cli/tests/e2e/kafka.rs) ----------
 # Tests that start and kill their own brokers use TANSU_BIN; the others use KAFKA_BROKERS,
 # which may point at an external cluster (then no broker is started here).
 TANSU_BIN=$(scripts/kafka-broker.sh path)

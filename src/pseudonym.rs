@@ -66,7 +66,7 @@ pub struct Pseudonymiser {
 
 impl std::fmt::Debug for Pseudonymiser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Pseudonymiser { key: <redacted> }")
+        f.write_str("Pseudonymiser { key: [REDACTED] }")
     }
 }
 

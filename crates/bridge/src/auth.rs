@@ -87,7 +87,7 @@ pub struct BearerToken {
 
 impl std::fmt::Debug for BearerToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("BearerToken(<redacted>)")
+        f.write_str("BearerToken([REDACTED])")
     }
 }
 
@@ -231,23 +231,7 @@ fn unauthorized(req: &Request, f: AuthFailure) -> Response {
                 .to_ascii_lowercase()
                 .starts_with("application/json")
         });
-    let (content_type, body) = if json {
-        (
-            "application/json",
-            serde_json::json!({ "code": 16, "message": f.message() })
-                .to_string()
-                .into_bytes(),
-        )
-    } else {
-        (
-            "application/x-protobuf",
-            super::http::RpcStatus {
-                code: 16,
-                message: f.message().to_owned(),
-            }
-            .encode_to_vec(),
-        )
-    };
+    let (content_type, body) = crate::answer::error_body(json, 16, f.message().to_owned());
     (
         StatusCode::UNAUTHORIZED,
         [

@@ -34,16 +34,6 @@ impl TraceReceiver {
     }
 }
 
-/// The OTLP response for an accepted request.
-pub fn response_for(out: &IngestOutcome) -> ExportTraceServiceResponse {
-    ExportTraceServiceResponse {
-        partial_success: (out.rejected > 0).then(|| ExportTracePartialSuccess {
-            rejected_spans: out.rejected,
-            error_message: out.message.clone(),
-        }),
-    }
-}
-
 #[tonic::async_trait]
 impl TraceService for TraceReceiver {
     async fn export(
@@ -51,7 +41,7 @@ impl TraceService for TraceReceiver {
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         match self.ingest.ingest(request.into_inner(), "grpc").await {
-            Ok(out) => Ok(Response::new(response_for(&out))),
+            Ok(out) => Ok(Response::new(crate::answer::response_for(&out))),
             Err(
                 e
                 @ (IngestError::Unavailable(_) | IngestError::Busy(_) | IngestError::ShuttingDown),

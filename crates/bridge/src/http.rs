@@ -38,15 +38,6 @@ struct AppState {
     settings: HttpSettings,
 }
 
-/// `google.rpc.Status`, the body of OTLP/HTTP error answers (details are not used).
-#[derive(Clone, PartialEq, Message)]
-pub(super) struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    pub(super) code: i32,
-    #[prost(string, tag = "2")]
-    pub(super) message: String,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Encoding {
     Protobuf,
@@ -140,7 +131,7 @@ async fn traces(State(st): State<AppState>, headers: HeaderMap, body: Body) -> R
     .await;
     match result {
         Ok(out) => {
-            let resp = super::grpc::response_for(&out);
+            let resp = crate::answer::response_for(&out);
             let bytes = match encoding {
                 Encoding::Protobuf => resp.encode_to_vec(),
                 // OTLP/JSON omits fields at their default: a full success is `{}`.
@@ -152,24 +143,9 @@ async fn traces(State(st): State<AppState>, headers: HeaderMap, body: Body) -> R
         Err(r) => {
             st.ingest.metrics().request_rejected("http", r.reason);
             tracing::debug!(status = %r.status, reason = r.reason, message = %r.message, "request refused");
-            let body = match encoding {
-                Encoding::Protobuf => RpcStatus {
-                    code: r.rpc_code,
-                    message: r.message,
-                }
-                .encode_to_vec(),
-                Encoding::Json => serde_json::to_vec(&serde_json::json!({
-                    "code": r.rpc_code,
-                    "message": r.message,
-                }))
-                .unwrap_or_default(),
-            };
-            let mut resp = (
-                r.status,
-                [(header::CONTENT_TYPE, encoding.content_type())],
-                body,
-            )
-                .into_response();
+            let (content_type, body) =
+                crate::answer::error_body(encoding == Encoding::Json, r.rpc_code, r.message);
+            let mut resp = (r.status, [(header::CONTENT_TYPE, content_type)], body).into_response();
             if r.retry_after
                 && let Ok(v) = HeaderValue::from_str(&st.settings.retry_after_secs.to_string())
             {

@@ -26,6 +26,7 @@ use crate::config::ServeConfig;
 use actionlog::convert::{ConvertOptions, SpanView, convert, convert_encoded, otlp_resource_host};
 use actionlog::sink::{EncodedBatch, Sink};
 
+mod answer;
 pub mod auth;
 pub mod config;
 pub mod grpc;
@@ -35,6 +36,7 @@ mod security;
 pub mod spool;
 pub mod tls;
 
+pub use answer::response_for;
 pub use metrics::Metrics;
 pub use security::SecurityError;
 

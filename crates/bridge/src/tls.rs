@@ -58,7 +58,7 @@ pub struct TlsMaterial {
 
 impl std::fmt::Debug for TlsMaterial {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TlsMaterial { key: <redacted> }")
+        f.write_str("TlsMaterial { key: [REDACTED] }")
     }
 }
 

@@ -1,6 +1,10 @@
+//! # actionlog-kpi
+//!
 //! The KPI engine: every KPI of `kpi-definitions.md` as a portable SQL file under `kpis/`,
 //! run by an embedded DataFusion session over the Parquet warehouse, and the outputs
 //! (text table, JSON, CSV, self-contained HTML report). See `docs/kpis.md`.
+
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 mod engine;
 mod queries;

@@ -20,6 +20,8 @@
 //! after that the batch fails as [`SinkError::Unavailable`], so the bridge answers its own
 //! client with a retryable status.
 
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
 pub mod retry;
 
 use std::collections::BTreeMap;

@@ -1,7 +1,11 @@
+//! # actionlog-warehouse
+//!
 //! The embedded warehouse: `UserAction`s landed as zstd Parquet, Hive-partitioned by UTC
 //! date (`DIR/dt=YYYY-MM-DD/part-*.parquet`), with the KPI dimensions parsed once at
 //! landing. Any engine that reads Parquet (DataFusion here, DuckDB, Spark, Trino) reads the
 //! same files. See `docs/warehouse.md`.
+
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 mod dimensions;
 mod layout;

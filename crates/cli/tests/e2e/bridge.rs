@@ -882,7 +882,7 @@ path = "/var/lib/actionlog/actions.pb"
         "OTEL_SERVICE_NAME: {text}"
     );
     assert!(
-        text.contains("api-key = \"<redacted>\"") && text.contains("x-env-key = \"<redacted>\""),
+        text.contains("api-key = \"[REDACTED]\"") && text.contains("x-env-key = \"[REDACTED]\""),
         "{text}"
     );
     assert!(

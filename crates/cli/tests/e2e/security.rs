@@ -724,7 +724,7 @@ topic = "user_actions"
     );
     assert!(printed.contains("/etc/ssl/certs/kafka-ca.pem"), "{printed}");
     assert!(!printed.contains("s3cr3t-sasl-password"), "{printed}");
-    assert!(printed.contains("<redacted>"), "{printed}");
+    assert!(printed.contains("[REDACTED]"), "{printed}");
 }
 
 // ---- no secret leaks ---------------------------------------------------------------------
