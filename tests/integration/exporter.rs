@@ -159,3 +159,36 @@ fn building_without_a_sink_is_an_error() {
     let err = UserActionExporter::builder().build().unwrap_err();
     assert!(err.to_string().contains("with_sink"));
 }
+
+#[test]
+fn a_foreign_tracer_named_actionlog_gets_its_secrets_redacted() {
+    // Any tracer may be named `actionlog` (here a user's `provider.tracer("actionlog")`):
+    // only the decorator's own spans, recognised by the token in their scope, are trusted
+    // to carry JSON it already redacted. This one's `password` must not get through.
+    let sink = Arc::new(Collect::default());
+    let exporter = UserActionExporter::builder()
+        .with_sink(sink.clone())
+        .build()
+        .unwrap();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter)
+        .build();
+    let tracer = provider.tracer(key::SCOPE_NAME);
+    let mut span = tracer.start("login");
+    span.set_attributes([
+        KeyValue::new(key::COMMAND, "login"),
+        KeyValue::new(key::ENDUSER_ID, "ada"),
+        KeyValue::new(
+            key::KEYWORD_ARGS_JSON,
+            r#"{"user":"ada","password":"hunter2","token":"t0k"}"#,
+        ),
+    ]);
+    span.end();
+    provider.shutdown().unwrap();
+    let got = sink.0.lock().unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0].keyword_args_json.as_ref().unwrap().value,
+        r#"{"user":"ada","password":"[REDACTED]","token":"[REDACTED]"}"#
+    );
+}
