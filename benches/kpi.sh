@@ -22,7 +22,7 @@ RUNS=${KPI_BENCH_RUNS:-2}
 SIZES=${KPI_BENCH_SIZES:-"1m 10m"}
 PY=${ACTIONLOG_PYTHON:-$ROOT/target/pyenv/bin/python}
 if [ -z "${ACTIONLOG_BIN:-}" ]; then
-  cargo build --release --quiet --bin actionlog
+  cargo build --release --quiet -p actionlog-cli --bin actionlog
   ACTIONLOG_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/actionlog
 fi
 "$PY" -c 'import duckdb' || { echo "no duckdb in $PY (set ACTIONLOG_PYTHON)" >&2; exit 1; }

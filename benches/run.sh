@@ -39,14 +39,22 @@ cleanup() {
 }
 trap cleanup EXIT
 
-say "building (release): actionlog, examples, criterion bench"
-# The bench profile (release settings) for everything, so the lib is built once for all.
-# shellcheck disable=SC2086
-cargo build $ARGS --profile bench --quiet -p actionlog-cli --bin actionlog --example otlp_load --example kafka_bare
-# shellcheck disable=SC2086
-cargo build $ARGS --profile bench --quiet -p actionlog --example exporter_burst
-# shellcheck disable=SC2086
-cargo bench $ARGS -p actionlog --bench core --no-run --quiet 2>/dev/null
+say "building (release): what the chosen parts run"
+# The bench profile (release settings) for everything, so each crate is built once for all.
+# The core's parts (criterion, the exporter burst) need only the core crate's build; the
+# binary and the load tools need the whole workspace.
+if want bridge || want latency || want kafka || want kpi; then
+  # shellcheck disable=SC2086
+  cargo build $ARGS --profile bench --quiet -p actionlog-cli --bin actionlog --example otlp_load --example kafka_bare
+fi
+if want memory; then
+  # shellcheck disable=SC2086
+  cargo build $ARGS --profile bench --quiet -p actionlog --example exporter_burst
+fi
+if want core; then
+  # shellcheck disable=SC2086
+  cargo bench $ARGS -p actionlog --bench core --no-run --quiet 2>/dev/null
+fi
 
 # ---- figures 1 and 3: criterion ---------------------------------------------------------
 if want core; then
