@@ -1,7 +1,7 @@
 //! The conversion between action-log spans and `UserAction`s: one code path for every
 //! route.
 //!
-//! The in-process exporter sees the SDK's [`SpanData`]; the bridge service receives OTLP
+//! The in-process exporter sees the SDK's [`SpanData`](opentelemetry_sdk::trace::SpanData); the bridge service receives OTLP
 //! protobuf [`Span`](opentelemetry_proto::tonic::trace::v1::Span)s. Both implement
 //! [`SpanView`] (by reference, and by value to move strings instead of copying them), and
 //! [`convert`] turns any `SpanView` into a `UserAction` by the rules of

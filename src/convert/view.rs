@@ -35,7 +35,7 @@ impl AttrValue<'_> {
 }
 
 /// An attribute value conversion can read: borrowed ([`AttrValue`]) or owned (the SDK's
-/// [`Value`], OTLP's `AnyValue`), so an owned span gives up its strings without copies.
+/// [`Value`](opentelemetry::Value), OTLP's `AnyValue`), so an owned span gives up its strings without copies.
 pub trait AttrLike {
     /// The value if it is a string.
     fn as_str(&self) -> Option<&str>;
@@ -60,7 +60,7 @@ impl AttrLike for AttrValue<'_> {
     }
 }
 
-/// A span conversion can read, implemented for the SDK's [`SpanData`] and for OTLP spans,
+/// A span conversion can read, implemented for the SDK's [`SpanData`](opentelemetry_sdk::trace::SpanData) and for OTLP spans,
 /// each by reference (attributes borrowed and copied) and by value (attributes moved out),
 /// so that one function converts them all.
 pub trait SpanView {
@@ -84,7 +84,7 @@ pub trait SpanView {
     fn span_id_hex(&self) -> Result<HexId, ConvertError>;
     /// Whether actionlog's own tracer made this span in this process, so its JSON
     /// attributes are serde_json's output (valid by construction) unless it carries
-    /// [`key::JSON_UNCHECKED`]. Only a span handed over in memory can say so: a span that
+    /// [`JSON_UNCHECKED`](crate::convention::JSON_UNCHECKED). Only a span handed over in memory can say so: a span that
     /// arrived over the network is never taken at its word.
     fn made_by_actionlog(&self) -> bool {
         false
