@@ -187,8 +187,10 @@ fn a_foreign_tracer_named_actionlog_gets_its_secrets_redacted() {
     provider.shutdown().unwrap();
     let got = sink.0.lock().unwrap();
     assert_eq!(got.len(), 1);
+    let kwargs: serde_json::Value =
+        serde_json::from_str(&got[0].keyword_args_json.as_ref().unwrap().value).unwrap();
     assert_eq!(
-        got[0].keyword_args_json.as_ref().unwrap().value,
-        r#"{"user":"ada","password":"[REDACTED]","token":"[REDACTED]"}"#
+        kwargs,
+        serde_json::json!({"user": "ada", "password": "[REDACTED]", "token": "[REDACTED]"})
     );
 }
