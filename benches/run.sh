@@ -4,7 +4,7 @@
 # shared and noisy, so ratios hold where absolute times drift. The load average is printed
 # with every part.
 #
-# Usage: benches/run.sh [PART...]     PART: core python bridge latency kafka memory kpi
+# Usage: benches/run.sh [PART...]     PART: core python bridge latency durable kafka memory kpi
 #                                     (default: all of them, about 20 minutes after the builds)
 #        PY_CALLS=N: calls per timing round of the Python decorator (default 200000).
 #        KAFKA_PAIRS=N: bridge/bare pairs for figure 5, median reported (default 3).
@@ -23,7 +23,7 @@ REL="$TARGET/release"
 OUT="$TARGET/bench-results"
 mkdir -p "$OUT"
 ARGS="${BENCH_CARGO_ARGS:-}"
-PARTS="${*:-core python bridge latency kafka memory kpi}"
+PARTS="${*:-core python bridge latency durable kafka memory kpi}"
 want() { [[ " $PARTS " == *" $1 "* ]]; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -43,7 +43,7 @@ say "building (release): what the chosen parts run"
 # The bench profile (release settings) for everything, so each crate is built once for all.
 # The core's parts (criterion, the exporter burst) need only the core crate's build; the
 # binary and the load tools need the whole workspace.
-if want bridge || want latency || want kafka || want kpi; then
+if want bridge || want latency || want durable || want kafka || want kpi; then
   # shellcheck disable=SC2086
   cargo build $ARGS --profile bench --quiet -p actionlog-cli --bin actionlog --example otlp_load --example kafka_bare
 fi
@@ -142,6 +142,33 @@ if want bridge || want latency; then
   echo "bridge peak RSS (VmHWM): $RSS MiB"
   echo "{\"rss_mib\": $RSS, \"load\": \"$(load)\"}" > "$OUT/bridge_rss.json"
   rm -rf "$FILE_OUT"
+fi
+
+# ---- the default warehouse path: memory mode (before) vs the spool (after) ---------------
+if want durable; then
+  # Side by side in one run: `serve --warehouse DIR --no-spool` (acknowledged rows in open
+  # Parquet files) and `serve --warehouse DIR` (the default since issue 22: synced to the
+  # spool first). Throughput at full load, then p50/p99 at one fixed rate for both: half of
+  # what memory mode sustained.
+  for mode in memory durable; do
+    WH=$(mktemp -d)
+    if [ "$mode" = memory ]; then extra=(--no-spool); else extra=(); fi
+    say "default warehouse path, $mode mode: throughput (2000 requests of 512, 4 in flight)"
+    start_bridge --warehouse "$WH/wh" "${extra[@]}"
+    "$REL/examples/otlp_load" --endpoint "$GRPC" --requests 200 --batch 512 --concurrency 4 >/dev/null # warm-up
+    "$REL/examples/otlp_load" --endpoint "$GRPC" --requests 2000 --batch 512 --concurrency 4 | tee "$OUT/durable_${mode}_max.txt"
+    tail -1 "$OUT/durable_${mode}_max.txt" > "$OUT/durable_${mode}_max.json"
+    if [ "$mode" = memory ]; then
+      MAX=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["spans_per_s"])' "$OUT/durable_memory_max.json")
+      DRATE=$(python3 -c "print(round($MAX / 2 / 512, 2))")
+      DN=$(python3 -c "print(max(200, int($DRATE * 15)))")
+    fi
+    say "default warehouse path, $mode mode: latency at $DRATE requests/s of 512 spans ($DN requests)"
+    "$REL/examples/otlp_load" --endpoint "$GRPC" --requests "$DN" --batch 512 --concurrency 8 --rate "$DRATE" | tee "$OUT/durable_${mode}_lat.txt"
+    tail -1 "$OUT/durable_${mode}_lat.txt" > "$OUT/durable_${mode}_lat.json"
+    stop_bridge >/dev/null
+    rm -rf "$WH"
+  done
 fi
 
 # ---- figure 5: bridge -> Kafka against a bare producer ----------------------------------
@@ -249,6 +276,12 @@ if ("bridge" in parts or "latency" in parts) and b:
 lat = j("latency.json")
 if "latency" in parts and lat:
     rows.append(("  p99 latency at half max rate (ms)", lat["p99_ms"], "report", True, f"{lat['rate']} req/s x 512 spans, p50 {lat['p50_ms']:.1f} ms, achieved {lat['spans_per_s']:.0f} spans/s"))
+if "durable" in parts:
+    for mode in ("memory", "durable"):
+        mx, lt = j(f"durable_{mode}_max.json"), j(f"durable_{mode}_lat.json")
+        if mx and lt:
+            rows.append((f"  warehouse path, {mode} mode: p99 (ms)", lt["p99_ms"], "report", True,
+                         f"p50 {lt['p50_ms']:.1f} ms at {lt['rate']} req/s x 512; full load {mx['spans_per_s']:.0f} spans/s (p50 {mx['p50_ms']:.1f}, p99 {mx['p99_ms']:.1f} ms)"))
 pairs = sorted((json.loads(p.read_text()) for p in out.glob("kafka_pair_*.json")),
                key=lambda p: p["bridge"]["spans_per_s"] / p["bare"]["per_s"])
 if "kafka" in parts and pairs:

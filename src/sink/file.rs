@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 
-use super::{EncodedBatch, Sink, SinkError};
+use super::{Durability, EncodedBatch, Sink, SinkError};
 use crate::codec::encode_length_delimited;
 use crate::json::to_json_line;
 use crate::proto::UserAction;
@@ -143,6 +143,17 @@ impl Sink for FileSink {
             file.sync_data().map_err(|e| self.io_err(e))?;
         }
         Ok(())
+    }
+
+    /// Synced on every batch, a write is durable; otherwise a flush (one `fdatasync`) is.
+    fn durability(&self) -> Durability {
+        if self.sync_each_batch {
+            Durability::OnWrite
+        } else {
+            Durability::OnFlush {
+                every: std::time::Duration::ZERO,
+            }
+        }
     }
 
     async fn shutdown(&self, _timeout: std::time::Duration) -> Result<(), SinkError> {

@@ -90,6 +90,36 @@ impl SinkError {
     }
 }
 
+/// When the actions a sink accepted survive a crash: what a caller that must not lose them
+/// (the bridge's spool, which forgets a record only once every sink holds it durably) waits
+/// for, and how often it should flush to get there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Durability {
+    /// Once `write` returned: the destination acknowledged the batch (a Kafka broker with
+    /// `acks=all`, a collector, a file synced on every batch).
+    OnWrite,
+    /// Once a later `flush` returned (an unsynced file: `fdatasync`; the warehouse: its open
+    /// files closed and synced). `every` is how often a flush is worth its cost: zero when
+    /// it is a cheap sync, longer when each flush ends a file.
+    OnFlush {
+        /// The shortest sensible time between two flushes.
+        every: Duration,
+    },
+}
+
+impl Durability {
+    /// The weaker of two: what a set of sinks promises together.
+    pub fn weakest(self, other: Durability) -> Durability {
+        match (self, other) {
+            (Durability::OnWrite, d) | (d, Durability::OnWrite) => d,
+            (Durability::OnFlush { every: a }, Durability::OnFlush { every: b }) => {
+                Durability::OnFlush { every: a.min(b) }
+            }
+        }
+    }
+}
+
 /// A destination for [`UserAction`]s: async, batched, fallible, with flush and shutdown.
 #[async_trait]
 pub trait Sink: Send + Sync + Debug + 'static {
@@ -122,6 +152,14 @@ pub trait Sink: Send + Sync + Debug + 'static {
     /// Makes everything accepted so far durable or delivered (fsync, producer flush).
     async fn flush(&self) -> Result<(), SinkError> {
         Ok(())
+    }
+
+    /// When accepted actions survive a crash (see [`Durability`]). The default, for a sink
+    /// that says nothing, is the safe one: only after a flush, which is cheap.
+    fn durability(&self) -> Durability {
+        Durability::OnFlush {
+            every: Duration::ZERO,
+        }
     }
 
     /// Flushes, then releases resources. Later writes fail with [`SinkError::ShutDown`].
@@ -167,6 +205,10 @@ impl Sink for NullSink {
         self.actions
             .fetch_add(actions.len() as u64, Ordering::Relaxed);
         Ok(())
+    }
+
+    fn durability(&self) -> Durability {
+        Durability::OnWrite
     }
 
     fn takes_encoded(&self) -> bool {
@@ -287,6 +329,13 @@ impl Sink for FanoutSink {
     async fn flush(&self) -> Result<(), SinkError> {
         let results = futures::future::join_all(self.sinks.iter().map(|s| s.flush())).await;
         Self::pick(results)
+    }
+
+    fn durability(&self) -> Durability {
+        self.sinks
+            .iter()
+            .map(|s| s.durability())
+            .fold(Durability::OnWrite, Durability::weakest)
     }
 
     async fn shutdown(&self, timeout: Duration) -> Result<(), SinkError> {

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use async_trait::async_trait;
 
-use super::{Sink, SinkError};
+use super::{Durability, Sink, SinkError};
 use crate::json::to_json_line;
 use crate::proto::UserAction;
 
@@ -31,5 +31,10 @@ impl Sink for StdoutSink {
                 sink: "stdout".into(),
                 source,
             })
+    }
+
+    /// Each batch is flushed to the reader of stdout before `write` returns.
+    fn durability(&self) -> Durability {
+        Durability::OnWrite
     }
 }

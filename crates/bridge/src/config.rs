@@ -346,6 +346,8 @@ pub struct Overrides {
     pub auth_token_file: Option<PathBuf>,
     /// `spool.dir` (durable mode).
     pub spool_dir: Option<PathBuf>,
+    /// `spool.enabled = false` (memory mode).
+    pub no_spool: bool,
 }
 
 impl ServeConfig {
@@ -385,6 +387,7 @@ impl ServeConfig {
         cfg.apply_env(env)?;
         cfg.apply(flags);
         cfg.validate()?;
+        cfg.resolve_spool();
         cfg.load_secrets(env)?;
         Ok(cfg)
     }
@@ -432,6 +435,9 @@ impl ServeConfig {
         if let Some(v) = parse::<PathBuf>(env, "ACTIONLOG_SPOOL_DIR")? {
             self.spool.dir = Some(v);
         }
+        if let Some(v) = parse::<bool>(env, "ACTIONLOG_SPOOL_ENABLED")? {
+            self.spool.enabled = Some(v);
+        }
         if let Some(v) = parse::<String>(env, "ACTIONLOG_FORWARD_ENDPOINT")? {
             self.forward.endpoint = Some(v);
         }
@@ -478,6 +484,9 @@ impl ServeConfig {
         if let Some(v) = o.spool_dir {
             self.spool.dir = Some(v);
         }
+        if o.no_spool {
+            self.spool.enabled = Some(false);
+        }
     }
 
     /// Loads the pseudonym key, the bearer token and the TLS certificate and key, so a bad
@@ -493,7 +502,42 @@ impl ServeConfig {
         Ok(())
     }
 
+    /// The durable mode by default for a warehouse: a spool in `DIR/_spool` unless one is
+    /// configured or the spool is turned off.
+    fn resolve_spool(&mut self) {
+        if self.spool.dir.is_some() || self.spool.enabled == Some(false) {
+            return;
+        }
+        self.spool.dir = self.sinks.iter().find_map(|s| match s {
+            SinkConfig::Warehouse { dir } => Some(dir.join(crate::spool::WAREHOUSE_SPOOL_DIR)),
+            _ => None,
+        });
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
+        match (self.spool.enabled, &self.spool.dir) {
+            (Some(false), Some(dir)) => {
+                return Err(ConfigError::Invalid(format!(
+                    "the spool is turned off (spool.enabled = false, --no-spool or \
+                     ACTIONLOG_SPOOL_ENABLED=false) but a spool directory is set ({}): \
+                     choose one",
+                    dir.display()
+                )));
+            }
+            (Some(true), None)
+                if !self
+                    .sinks
+                    .iter()
+                    .any(|s| matches!(s, SinkConfig::Warehouse { .. })) =>
+            {
+                return Err(ConfigError::Invalid(
+                    "spool.enabled = true needs spool.dir (or --spool-dir, ACTIONLOG_SPOOL_DIR) \
+                     unless a warehouse sink is configured"
+                        .into(),
+                ));
+            }
+            _ => {}
+        }
         let s = &self.server;
         if s.max_body_bytes == 0 {
             return Err(ConfigError::Invalid(
@@ -527,6 +571,11 @@ impl ServeConfig {
         shown.sinks = self.sinks.iter().map(SinkConfig::redacted).collect();
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
+}
+
+/// Builds every configured sink, in order.
+pub fn build_sinks(cfgs: &[SinkConfig]) -> Result<Vec<Arc<dyn Sink>>, ConfigError> {
+    cfgs.iter().map(build_one_sink).collect()
 }
 
 /// Builds one sink from its configuration.
@@ -570,10 +619,7 @@ pub fn build_one_sink(cfg: &SinkConfig) -> Result<Arc<dyn Sink>, ConfigError> {
 
 /// Builds the sink the bridge writes to: the only sink, or a [`FanoutSink`] over all.
 pub fn build_sink(cfgs: &[SinkConfig]) -> Result<Arc<dyn Sink>, ConfigError> {
-    let mut sinks = cfgs
-        .iter()
-        .map(build_one_sink)
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut sinks = build_sinks(cfgs)?;
     match sinks.len() {
         0 => Err(ConfigError::Invalid("at least one sink is needed".into())),
         1 => Ok(sinks.remove(0)),
@@ -592,6 +638,68 @@ mod tests {
                 .find(|(n, _)| *n == k)
                 .map(|(_, v)| (*v).to_owned())
         }
+    }
+
+    #[test]
+    fn a_warehouse_is_durable_by_default_and_memory_mode_is_explicit() {
+        let none = |_: &str| None;
+        let wh = || Overrides {
+            sinks: vec![SinkConfig::Warehouse {
+                dir: PathBuf::from("/data/wh"),
+            }],
+            ..Default::default()
+        };
+        let c = ServeConfig::load(None, &none, wh()).unwrap();
+        assert_eq!(c.spool.dir, Some(PathBuf::from("/data/wh/_spool")));
+        // A configured directory wins.
+        let c = ServeConfig::load(
+            None,
+            &none,
+            Overrides {
+                spool_dir: Some("/fast/spool".into()),
+                ..wh()
+            },
+        )
+        .unwrap();
+        assert_eq!(c.spool.dir, Some(PathBuf::from("/fast/spool")));
+        // Memory mode, by flag or by environment.
+        let c = ServeConfig::load(
+            None,
+            &none,
+            Overrides {
+                no_spool: true,
+                ..wh()
+            },
+        )
+        .unwrap();
+        assert_eq!(c.spool.dir, None);
+        let c = ServeConfig::load(None, &env_of(&[("ACTIONLOG_SPOOL_ENABLED", "false")]), wh())
+            .unwrap();
+        assert_eq!(c.spool.dir, None);
+        // Other sinks keep memory mode unless a directory is given.
+        let c = ServeConfig::load(None, &none, Overrides::default()).unwrap();
+        assert_eq!(c.spool.dir, None);
+        // Contradictions are refused with a message naming both.
+        let e = ServeConfig::load(
+            None,
+            &none,
+            Overrides {
+                no_spool: true,
+                spool_dir: Some("/s".into()),
+                ..wh()
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("turned off") && e.contains("/s"), "{e}");
+        let e = ServeConfig::load(
+            None,
+            &env_of(&[("ACTIONLOG_SPOOL_ENABLED", "true")]),
+            Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("needs spool.dir"), "{e}");
     }
 
     #[test]

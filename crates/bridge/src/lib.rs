@@ -404,16 +404,17 @@ pub struct Running {
 
 /// Binds both receivers and starts serving. Returns once the sockets are listening.
 pub async fn start(cfg: &ServeConfig) -> Result<Running, ServeError> {
-    let mut sink = crate::config::build_sink(&cfg.sinks)?;
     let mut metrics = Metrics::new();
-    if let Some(dir) = &cfg.spool.dir {
-        sink = Arc::new(crate::spool::SpoolSink::open(
+    let sink: Arc<dyn Sink> = match &cfg.spool.dir {
+        // Durable mode: one forwarder (and checkpoint) per sink.
+        Some(dir) => Arc::new(crate::spool::SpoolSink::open(
             dir,
             cfg.spool.max_bytes,
-            sink,
+            crate::config::build_sinks(&cfg.sinks)?,
             metrics.registry_mut(),
-        )?);
-    }
+        )?),
+        None => crate::config::build_sink(&cfg.sinks)?,
+    };
     let metrics = Arc::new(metrics);
     let mut ingest = Ingest::new(sink, (&cfg.convert).into(), metrics);
     ingest.sink_timeout = cfg.server.sink_timeout();

@@ -429,6 +429,12 @@ impl Sink for KafkaSink {
         }
     }
 
+    /// `write` resolves on the delivery reports: the broker acknowledged every record (with
+    /// the default `acks=all`, as durable as the cluster makes it).
+    fn durability(&self) -> actionlog::sink::Durability {
+        actionlog::sink::Durability::OnWrite
+    }
+
     async fn flush(&self) -> Result<(), SinkError> {
         // Every queued event settles within message_timeout_ms, so that bounds the wait.
         let bound = Duration::from_millis(u64::from(self.config.message_timeout_ms));

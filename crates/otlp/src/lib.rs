@@ -499,6 +499,11 @@ impl Sink for OtlpLogSink {
         "otlp_log"
     }
 
+    /// A batch is accepted once the collector answered success for it.
+    fn durability(&self) -> actionlog::sink::Durability {
+        actionlog::sink::Durability::OnWrite
+    }
+
     async fn write(&self, actions: &[UserAction]) -> Result<(), SinkError> {
         if actions.is_empty() {
             return Ok(());

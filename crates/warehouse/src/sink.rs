@@ -9,7 +9,13 @@ use async_trait::async_trait;
 
 use super::{WarehouseError, WarehouseWriter};
 use actionlog::proto::UserAction;
-use actionlog::sink::{Sink, SinkError};
+use actionlog::sink::{Durability, Sink, SinkError};
+
+/// How often a caller that needs durable rows (the bridge's spool) flushes a warehouse sink
+/// under continuous load: each flush closes one file per open partition, so this bounds the
+/// number of files a busy bridge writes (one per partition per second) as much as it bounds
+/// what a crash makes the spool send again.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 /// A [`Sink`] that lands actions in the Parquet warehouse.
 ///
@@ -79,6 +85,12 @@ impl Sink for WarehouseSink {
     async fn flush(&self) -> Result<(), SinkError> {
         let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         w.flush().map(|_| ()).map_err(Self::err)
+    }
+
+    /// Rows are durable once their file is closed: by a flush, which ends a file per open
+    /// partition, so callers flush at most every [`FLUSH_EVERY`].
+    fn durability(&self) -> Durability {
+        Durability::OnFlush { every: FLUSH_EVERY }
     }
 
     async fn shutdown(&self, _timeout: Duration) -> Result<(), SinkError> {

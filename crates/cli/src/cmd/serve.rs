@@ -40,7 +40,8 @@ pub(crate) struct Args {
     #[arg(long, value_parser = parse_file_format, default_value = "protobuf")]
     file_format: FileFormat,
     /// Land actions in this embedded Parquet warehouse directory (replaces the configured
-    /// sinks; `actionlog kpi --warehouse DIR` reads it).
+    /// sinks; `actionlog kpi --warehouse DIR` reads it). Durable by default: requests are
+    /// answered once their actions are synced to the spool in DIR/_spool (see --no-spool).
     #[arg(long)]
     warehouse: Option<PathBuf>,
     /// Print actions on stdout as JSON lines (replaces the configured sinks).
@@ -51,9 +52,17 @@ pub(crate) struct Args {
     #[arg(long)]
     otlp_log_endpoint: Option<String>,
     /// Durable mode: spool every request's actions here, synced, before answering it
-    /// (`spool.dir`, `ACTIONLOG_SPOOL_DIR`).
+    /// (`spool.dir`, `ACTIONLOG_SPOOL_DIR`) [default with a warehouse sink: DIR/_spool].
     #[arg(long)]
     spool_dir: Option<PathBuf>,
+    /// Memory mode: no spool, not even for a warehouse sink (`spool.enabled = false`,
+    /// `ACTIONLOG_SPOOL_ENABLED=false`). Requests are answered once the sinks accepted the
+    /// actions. RISK: the warehouse sink holds acknowledged rows in memory until their
+    /// Parquet file closes (by size, after 5 minutes, or at shutdown), so a crash, an OOM
+    /// kill or a power cut loses them, and the clients that were told "success" do not send
+    /// them again.
+    #[arg(long, conflicts_with = "spool_dir")]
+    no_spool: bool,
     /// Protocol of --otlp-log-endpoint: grpc or http/protobuf [default: grpc].
     #[arg(long, requires = "otlp_log_endpoint")]
     otlp_log_protocol: Option<actionlog_otlp::LogProtocol>,
@@ -110,6 +119,7 @@ pub(crate) fn run(args: Args) -> CliResult {
         },
         auth_token_file: args.auth_token_file,
         spool_dir: args.spool_dir,
+        no_spool: args.no_spool,
     };
     let cfg = ServeConfig::load(
         args.config.as_deref(),

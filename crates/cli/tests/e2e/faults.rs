@@ -40,6 +40,7 @@ fn grpc_load(
     batch: u64,
     acked: Acked,
     stop: Arc<AtomicBool>,
+    first_id: u64,
 ) -> tokio::task::JoinHandle<()> {
     rt.spawn(async move {
         let mut handles = Vec::new();
@@ -54,7 +55,7 @@ fn grpc_load(
                     if stop.load(Ordering::Acquire) {
                         return;
                     }
-                    let base = t * 10_000_000 + b * batch;
+                    let base = first_id + t * 10_000_000 + b * batch;
                     let spans: Vec<_> = (base..base + batch)
                         .map(|n| action_span(n, "_search_resources"))
                         .collect();
@@ -246,96 +247,238 @@ fn fault_broker_outage_under_load_every_action_delivered_or_dropped_and_counted(
 
 // ---- 2. SIGKILL in durable mode -----------------------------------------------------
 
-#[test]
-fn fault_sigkill_in_durable_mode_loses_no_acknowledged_action() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let spool = dir.path().join("spool");
-    let (out1, out2) = (dir.path().join("run1.pb"), dir.path().join("run2.pb"));
-    let spool_s = spool.to_str().expect("utf-8 path");
-    let mut first = Launch::new(&[
-        "--spool-dir",
-        spool_s,
-        "--file",
-        out1.to_str().expect("path"),
-    ])
-    .own_sinks()
-    .log(&dir.path().join("run1.log"))
-    .start();
+/// What repeated SIGKILLs under load did, counted from what the clients were told and
+/// what the sink holds.
+#[derive(Debug)]
+struct Crashes {
+    kills: usize,
+    acked: usize,
+    delivered: usize,
+    unique: usize,
+    lost: usize,
+    duplicated: usize,
+    /// Sum over the restarts of the actions each said its sinks may already hold.
+    may_redeliver: u64,
+}
+
+/// The `may_redeliver=N` counts of a bridge log's resume lines.
+fn may_redeliver(log: &str) -> u64 {
+    log.lines()
+        .filter(|l| l.contains("resuming a sink at its checkpoint"))
+        .filter_map(|l| {
+            let v = l.split("may_redeliver=").nth(1)?;
+            v.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+/// Runs `actionlog serve ARGS(run)` `kills + 1` times on the same files: each of the first
+/// `kills` runs takes gRPC load (4 clients, requests of 200 spans) and is killed with
+/// SIGKILL at a random moment; the last one drains the spool and stops with SIGTERM. Then
+/// `delivered(acknowledged)` lists the span ids the sink holds.
+fn sigkill_under_load(
+    name: &str,
+    kills: usize,
+    dir: &Path,
+    args: impl Fn(usize) -> Vec<String>,
+    delivered: impl FnOnce(usize) -> Vec<String>,
+) -> Crashes {
     let rt = runtime();
     let acked: Acked = Default::default();
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = grpc_load(&rt, first.grpc, 4, 200, acked.clone(), stop.clone());
-    wait_until("acknowledged traffic", Duration::from_secs(60), || {
-        acked.lock().unwrap().len() >= 20_000
-    });
-    let status = first.signal_and_wait("KILL");
-    stop.store(true, Ordering::Release);
-    rt.block_on(load).expect("load tasks");
-    assert!(!status.success(), "killed: {status:?}");
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
+        | 1;
+    let mut random_ms = |max: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % max
+    };
+    let mut redeliver = 0;
+    let mut moments = Vec::new();
+    for run in 0..=kills {
+        let a = args(run);
+        let argv: Vec<&str> = a.iter().map(String::as_str).collect();
+        let log = dir.join(format!("{name}-run{run}.log"));
+        let mut serve = Launch::new(&argv).own_sinks().log(&log).start();
+        // The resume lines are written while the spool opens, before the bridge listens.
+        redeliver += may_redeliver(&serve.log_text());
+        if run == kills {
+            wait_until("the spool to drain", Duration::from_secs(120), || {
+                metric(&serve.metrics(), "actionlog_spool_bytes") == 0.0
+            });
+            let status = serve.signal_and_wait("TERM");
+            assert!(
+                status.success(),
+                "clean exit: {status:?}\n{}",
+                serve.log_text()
+            );
+            break;
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let first_id = run as u64 * 100_000_000;
+        let load = grpc_load(
+            &rt,
+            serve.grpc,
+            4,
+            200,
+            acked.clone(),
+            stop.clone(),
+            first_id,
+        );
+        let before = acked.lock().unwrap().len();
+        wait_until("acknowledged traffic", Duration::from_secs(60), || {
+            acked.lock().unwrap().len() >= before + 2_000
+        });
+        let extra = random_ms(1_500);
+        std::thread::sleep(Duration::from_millis(extra));
+        moments.push(extra);
+        let status = serve.signal_and_wait("KILL");
+        stop.store(true, Ordering::Release);
+        rt.block_on(load).expect("load tasks");
+        assert!(!status.success(), "killed: {status:?}");
+    }
     let acked: Vec<String> = acked.lock().unwrap().clone();
-    let left_segments = spool_segments(&spool);
-    let (run1, torn1) = read_lenient(&out1);
-
-    // Restart on the same spool: what the first process had not delivered is replayed.
-    let mut second = Launch::new(&[
-        "--spool-dir",
-        spool_s,
-        "--file",
-        out2.to_str().expect("path"),
-    ])
-    .own_sinks()
-    .log(&dir.path().join("run2.log"))
-    .start();
-    wait_until("the spool to drain", Duration::from_secs(60), || {
-        metric(&second.metrics(), "actionlog_spool_bytes") == 0.0
-    });
-    let m = second.metrics();
-    let replayed_segments = metric(&m, "actionlog_spool_replayed_segments_total");
-    let status = second.signal_and_wait("TERM");
-    assert!(
-        status.success(),
-        "clean exit: {status:?}\n{}",
-        second.log_text()
-    );
-    let (run2, torn2) = read_lenient(&out2);
-    assert!(!torn2, "a cleanly stopped sink file has no torn tail");
-
-    let written: Vec<String> = run1
-        .iter()
-        .chain(&run2)
-        .filter_map(|a| a.span_id.clone())
-        .collect();
-    let unique: HashSet<&String> = written.iter().collect();
-    let lost: Vec<&String> = acked.iter().filter(|id| !unique.contains(id)).collect();
+    let delivered = delivered(acked.len());
+    let unique: HashSet<&String> = delivered.iter().collect();
+    let lost = acked.iter().filter(|id| !unique.contains(id)).count();
+    let c = Crashes {
+        kills,
+        acked: acked.len(),
+        delivered: delivered.len(),
+        unique: unique.len(),
+        lost,
+        duplicated: delivered.len() - unique.len(),
+        may_redeliver: redeliver,
+    };
     println!(
-        "SIGKILL durable: {} actions acknowledged; {} segment(s) left in the spool; run 1 wrote \
-         {} (torn tail: {torn1}), the restart replayed {replayed_segments} segment(s) and wrote \
-         {}; {} unique, {} duplicate(s) removed by span id; {} acknowledged action(s) lost",
-        acked.len(),
-        left_segments,
-        run1.len(),
-        run2.len(),
-        unique.len(),
-        written.len() - unique.len(),
-        lost.len()
+        "SIGKILL x{} ({name}; kills {moments:?} ms after 2,000 acknowledgements): {} \
+         acknowledged, {} delivered ({} unique), {} lost, {} duplicated; the restarts said \
+         their sinks might already hold {}",
+        c.kills, c.acked, c.delivered, c.unique, c.lost, c.duplicated, c.may_redeliver
     );
-    assert!(acked.len() >= 20_000, "traffic was flowing");
+    c
+}
+
+/// The checks every crash series must pass; `per_kill` bounds what one restart may send
+/// again (one forwarder batch), when the sink is durable per batch.
+fn assert_nothing_lost(c: &Crashes, per_kill: Option<u64>) {
+    assert!(c.acked >= 2_000 * c.kills, "traffic was flowing: {c:?}");
+    assert_eq!(c.lost, 0, "acknowledged actions lost: {c:?}");
     assert!(
-        left_segments > 0,
-        "the killed process left its spool behind"
+        c.duplicated as u64 <= c.may_redeliver,
+        "more duplicates than the checkpoints allow: {c:?}"
     );
-    assert!(replayed_segments > 0.0, "the restart replayed them");
+    if let Some(bound) = per_kill {
+        assert!(
+            c.may_redeliver <= c.kills as u64 * bound,
+            "a restart sent more than one batch again: {c:?}"
+        );
+    }
+}
+
+/// One forwarder batch: [`BATCH_ACTIONS`], plus the rest of the 200-span request that
+/// reaches it.
+const ONE_BATCH: u64 = actionlog_bridge::spool::BATCH_ACTIONS as u64 + 199;
+
+#[test]
+fn fault_sigkill_x6_warehouse_default_settings_loses_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wh = dir.path().join("warehouse");
+    let w = wh.to_str().expect("path").to_owned();
+    let c = sigkill_under_load(
+        "warehouse",
+        6,
+        dir.path(),
+        |_| vec!["--warehouse".into(), w.clone()],
+        |_| read_warehouse(&wh).0,
+    );
+    // The warehouse is durable on flush, once a second: a kill between a flush and the
+    // checkpoint after it may send that second again, which the resume line counts.
+    assert_nothing_lost(&c, None);
     assert!(
-        lost.is_empty(),
-        "{} acknowledged action(s) lost, e.g. {:?}",
-        lost.len(),
-        &lost[..lost.len().min(3)]
+        wh.join(actionlog_bridge::spool::WAREHOUSE_SPOOL_DIR)
+            .is_dir(),
+        "the default spool is inside the warehouse"
     );
+}
+
+#[test]
+fn fault_sigkill_x6_file_sink_durable_mode_loses_nothing_and_resends_at_most_a_batch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spool = dir.path().join("spool");
+    let s = spool.to_str().expect("path").to_owned();
+    let out = |run: usize| dir.path().join(format!("run{run}.pb"));
+    let c = sigkill_under_load(
+        "file",
+        6,
+        dir.path(),
+        |run| {
+            vec![
+                "--spool-dir".into(),
+                s.clone(),
+                "--file".into(),
+                out(run).to_str().expect("path").to_owned(),
+            ]
+        },
+        |_| {
+            (0..=6)
+                .flat_map(|run| read_lenient(&out(run)).0)
+                .filter_map(|a| a.span_id)
+                .collect()
+        },
+    );
+    assert_nothing_lost(&c, Some(ONE_BATCH));
     assert_eq!(
         spool_segments(&spool),
         0,
         "a clean stop leaves an empty spool"
     );
+}
+
+#[test]
+fn fault_sigkill_x6_kafka_sink_durable_mode_loses_nothing_and_resends_at_most_a_batch() {
+    let brokers = brokers();
+    let topic = unique_topic("sigkill");
+    runtime().block_on(create_topic(&brokers, &topic, 3));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("bridge.toml");
+    kafka_config(&cfg, &brokers, &topic, "", "");
+    let spool = dir.path().join("spool");
+    let (c_arg, s_arg) = (
+        cfg.to_str().expect("path").to_owned(),
+        spool.to_str().expect("path").to_owned(),
+    );
+    let c = sigkill_under_load(
+        "kafka",
+        6,
+        dir.path(),
+        |_| {
+            vec![
+                "--config".into(),
+                c_arg.clone(),
+                "--spool-dir".into(),
+                s_arg.clone(),
+            ]
+        },
+        |acked| {
+            // Everything acknowledged, and whatever duplicates follow within a second.
+            consume_all(&brokers, &topic, acked)
+                .iter()
+                .map(|m| {
+                    decode_value(m.payload().expect("value"))
+                        .expect("decode")
+                        .span_id
+                        .expect("span id")
+                })
+                .collect()
+        },
+    );
+    assert_nothing_lost(&c, Some(ONE_BATCH));
 }
 
 // ---- 3. SIGTERM under load ----------------------------------------------------------
@@ -375,7 +518,7 @@ fn fault_sigterm_under_load_drains_and_flushes_every_accepted_action() {
         .start();
     let acked: Acked = Default::default();
     let stop = Arc::new(AtomicBool::new(false));
-    let load = grpc_load(&rt, serve.grpc, 6, 200, acked.clone(), stop.clone());
+    let load = grpc_load(&rt, serve.grpc, 6, 200, acked.clone(), stop.clone(), 0);
     wait_until("acknowledged traffic", Duration::from_secs(60), || {
         acked.lock().unwrap().len() >= 10_000
     });
@@ -785,7 +928,29 @@ fn fault_warehouse_on_a_read_only_disk_acknowledges_nothing() {
     let wh = dir.path().join("warehouse");
     let fs = mount_or_explain(&wh, "size=4m");
     fs.remount("ro");
-    let serve = Launch::new(&["--warehouse", wh.to_str().expect("path")])
+    // By default the warehouse's spool lives on that disk too: the bridge refuses to start,
+    // saying why.
+    let refused = Command::new(crate::harness::bin())
+        .args([
+            "serve",
+            "--grpc-addr",
+            "127.0.0.1:0",
+            "--http-addr",
+            "127.0.0.1:0",
+        ])
+        .arg("--warehouse")
+        .arg(&wh)
+        .env_remove("ACTIONLOG_CONFIG")
+        .output()
+        .expect("run serve");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("_spool") && stderr.contains("Read-only file system"),
+        "a clear error: {stderr}"
+    );
+    // Memory mode: it starts, and acknowledges nothing it cannot write.
+    let serve = Launch::new(&["--warehouse", wh.to_str().expect("path"), "--no-spool"])
         .own_sinks()
         .log(&dir.path().join("serve.log"))
         .start();
