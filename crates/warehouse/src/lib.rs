@@ -20,7 +20,7 @@ pub use layout::{
     NULL_PARTITION, Partition, date_to_day, day_to_date, list_partitions, partition_name,
 };
 pub use schema::{RAW_COLUMNS, schema};
-pub use sink::WarehouseSink;
+pub use sink::{FLUSH_EVERY, WarehouseSink};
 pub use writer::{
     DEFAULT_MAX_FILE_AGE, DEFAULT_MAX_FILE_BYTES, DurableFile, WarehouseWriter, WriterStats,
 };

@@ -143,6 +143,7 @@ impl CheckpointFile {
     }
 
     /// Writes `mark` into the older slot and syncs it.
+    #[cfg(test)]
     pub(crate) fn store_blocking(&mut self, mark: &Mark) -> std::io::Result<()> {
         let counter = self.counter + 1;
         write_slot(&self.file, counter, mark)?;

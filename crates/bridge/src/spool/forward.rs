@@ -212,9 +212,20 @@ pub(super) async fn run(sh: Arc<Shared>, mut lane: Lane) {
             lane.pos = end;
             if lane.durability == Durability::OnWrite {
                 lane.acked = end;
-            } else if lane.flush_due() && !lane.make_durable(&sh).await {
-                failed = true;
-                continue;
+            } else if lane.flush_due() {
+                if !lane.make_durable(&sh).await {
+                    failed = true;
+                    continue;
+                }
+                // A flush that ends files covers up to a second of actions: record it at
+                // once, or a crash before the next batch would send all of it again.
+                if lane.durability
+                    != (Durability::OnFlush {
+                        every: Duration::ZERO,
+                    })
+                {
+                    lane.store(&sh, end).await;
+                }
             }
             backoff = MIN_BACKOFF;
             continue;

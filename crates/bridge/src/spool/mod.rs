@@ -38,7 +38,6 @@ mod checkpoint;
 mod forward;
 mod segment;
 
-use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -231,7 +230,6 @@ fn checkpoint_path(dir: &Path, index: usize, sink: &dyn Sink) -> PathBuf {
 /// Where a sink resumes, from its checkpoint and the segments on disk: its read position
 /// and the end of what it may already hold (its dispatch mark).
 fn resume_at(
-    dir: &Path,
     loaded: Loaded,
     existing: &std::collections::BTreeMap<u64, PathBuf>,
     next: u64,
@@ -332,7 +330,7 @@ impl SpoolSink {
         }
         let mut lanes = Vec::with_capacity(sinks.len());
         for (sink, (file, loaded)) in sinks.iter().zip(files) {
-            let (start, until) = resume_at(dir, loaded, &existing, next, file.path(), &metrics);
+            let (start, until) = resume_at(loaded, &existing, next, file.path(), &metrics);
             if until > start {
                 let n = count_between(&existing, start, until);
                 tracing::info!(
