@@ -912,6 +912,41 @@ mod tests {
         assert_eq!(third.count(), 25);
     }
 
+    #[test]
+    fn a_checkpoint_inside_a_record_replays_its_segment_from_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        crash_after(|| {
+            let dir = dir.path().to_path_buf();
+            async move {
+                let down = Arc::new(Recording::default());
+                down.down.store(true, Ordering::Release);
+                let mut reg = Registry::default();
+                let spool = SpoolSink::open(&dir, 1 << 20, vec![down], &mut reg).unwrap();
+                spool.write(&batch(0, 30)).await.unwrap();
+                spool.write(&batch(1, 30)).await.unwrap();
+            }
+        });
+        let seq = *segments(dir.path()).unwrap().keys().next().unwrap();
+        let ckpt = dir.path().join("checkpoint-0-null.bin");
+        let (mut f, _) = CheckpointFile::open(&ckpt).unwrap();
+        let inside = Pos::new(seq, 3);
+        f.store_blocking(&checkpoint::Mark {
+            acked: inside,
+            dispatched: inside,
+        })
+        .unwrap();
+        drop(f);
+        let null = Arc::new(NullSink::new());
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let mut reg = Registry::default();
+            let spool = SpoolSink::open(dir.path(), 1 << 20, vec![null.clone()], &mut reg).unwrap();
+            spool.shutdown(Duration::from_secs(10)).await.unwrap();
+            assert_eq!(spool.shared.metrics.checkpoints_unusable.get(), 1);
+        });
+        assert_eq!(null.count(), 60, "nothing skipped");
+    }
+
     #[tokio::test]
     async fn a_sink_durable_only_on_flush_is_flushed_before_its_segment_goes() {
         let dir = tempfile::tempdir().unwrap();
