@@ -699,6 +699,20 @@ mod tests {
         rt.shutdown_background();
     }
 
+    /// Spools `(batch, size)` batches while the only sink is down, then dies: they are
+    /// left undelivered in `dir`.
+    fn leave_undelivered(dir: &Path, batches: &[(u64, u64)]) {
+        crash_after(|| async move {
+            let down = Arc::new(Recording::default());
+            down.down.store(true, Ordering::Release);
+            let mut reg = Registry::default();
+            let spool = SpoolSink::open(dir, 1 << 20, vec![down], &mut reg).unwrap();
+            for &(b, n) in batches {
+                spool.write(&batch(b, n)).await.unwrap();
+            }
+        });
+    }
+
     async fn wait_for(what: &str, cond: impl Fn() -> bool) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while !cond() {
@@ -842,16 +856,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let null = Arc::new(NullSink::new());
         // Leave 100 undelivered actions: the sink is down, then the process dies.
-        crash_after(|| {
-            let dir = dir.path().to_path_buf();
-            async move {
-                let down = Arc::new(Recording::default());
-                down.down.store(true, Ordering::Release);
-                let mut reg = Registry::default();
-                let spool = SpoolSink::open(&dir, 1 << 20, vec![down], &mut reg).unwrap();
-                spool.write(&batch(0, 100)).await.unwrap();
-            }
-        });
+        leave_undelivered(dir.path(), &[(0, 100)]);
         let ckpt = dir.path().join("checkpoint-0-null.bin");
         std::fs::write(&ckpt, b"garbage, not a checkpoint: every byte of it is wrong..............................................").unwrap();
         let rt = tokio::runtime::Runtime::new().unwrap();
@@ -883,16 +888,7 @@ mod tests {
         assert_eq!(fresh.count(), 40, "records appended after it are delivered");
 
         // Ahead of segments that are still there: they are delivered, not skipped.
-        crash_after(|| {
-            let dir = dir.path().to_path_buf();
-            async move {
-                let down = Arc::new(Recording::default());
-                down.down.store(true, Ordering::Release);
-                let mut reg = Registry::default();
-                let spool = SpoolSink::open(&dir, 1 << 20, vec![down], &mut reg).unwrap();
-                spool.write(&batch(2, 25)).await.unwrap();
-            }
-        });
+        leave_undelivered(dir.path(), &[(2, 25)]);
         let (mut f, _) = CheckpointFile::open(&ckpt).unwrap();
         let ahead = Pos::new(500, 0);
         f.store_blocking(&checkpoint::Mark {
@@ -915,17 +911,7 @@ mod tests {
     #[test]
     fn a_checkpoint_inside_a_record_replays_its_segment_from_the_start() {
         let dir = tempfile::tempdir().unwrap();
-        crash_after(|| {
-            let dir = dir.path().to_path_buf();
-            async move {
-                let down = Arc::new(Recording::default());
-                down.down.store(true, Ordering::Release);
-                let mut reg = Registry::default();
-                let spool = SpoolSink::open(&dir, 1 << 20, vec![down], &mut reg).unwrap();
-                spool.write(&batch(0, 30)).await.unwrap();
-                spool.write(&batch(1, 30)).await.unwrap();
-            }
-        });
+        leave_undelivered(dir.path(), &[(0, 30), (1, 30)]);
         let seq = *segments(dir.path()).unwrap().keys().next().unwrap();
         let ckpt = dir.path().join("checkpoint-0-null.bin");
         let (mut f, _) = CheckpointFile::open(&ckpt).unwrap();
