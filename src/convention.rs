@@ -1,7 +1,8 @@
-//! The span convention: how an action log is an OpenTelemetry span.
+//! The convention: how an action log is an OpenTelemetry span or log event.
 //!
-//! `docs/conventions.md` is the reference; these constants are its attribute keys. A span is
-//! an action log exactly when it carries [`COMMAND`].
+//! `docs/conventions.md` is the reference; these constants are its attribute keys, the
+//! same for both signals. A span is an action log exactly when it carries [`COMMAND`]; a
+//! log record exactly when its `EventName` is [`EVENT_NAME`].
 
 /// Required; marks the span as an action log. The action's command (string).
 pub const COMMAND: &str = "action_log.command";
@@ -23,6 +24,12 @@ pub const EXCEPTION_TYPE: &str = "exception.type";
 pub const EXCEPTION_MESSAGE: &str = "exception.message";
 /// The error's stack trace (stable OpenTelemetry attribute).
 pub const EXCEPTION_STACKTRACE: &str = "exception.stacktrace";
+/// The `EventName` of a log record that is an action log (the log-event form of the
+/// convention): one fixed name, with no dynamic values in it.
+pub const EVENT_NAME: &str = "actionlog.user_action";
+/// A log event's end time, in ms since the Unix epoch (integer). Spans have an end time
+/// of their own; a log record has one timestamp, the start.
+pub const END_EPOCH_MS: &str = "action_log.end_epoch_ms";
 /// Name of the span event that carries exception attributes.
 pub const EXCEPTION_EVENT: &str = "exception";
 /// The fully-qualified function an action was recorded from (set by `#[action_log]`).

@@ -69,7 +69,9 @@ impl<A: AttrLike> Fields<'_, A> {
             }
         }
         for (_, id) in ids {
-            total += field_len(len_inner(id.hex_len()));
+            if let Some(id) = id {
+                total += field_len(len_inner(id.hex_len()));
+            }
         }
         for v in [self.start, self.end].into_iter().flatten() {
             total += field_len(int_inner(v));
@@ -109,6 +111,7 @@ impl<A: AttrLike> Fields<'_, A> {
             }
         }
         for (field, id) in ids {
+            let Some(id) = id else { continue };
             // A checked id is never empty, so its wrapper always holds the string.
             let n = id.hex_len();
             buf.push(((field << 3) | 2) as u8);

@@ -1,11 +1,13 @@
-//! The conversion between action-log spans and `UserAction`s: one code path for every
-//! route.
+//! The conversion between action logs (spans and log events) and `UserAction`s: one code
+//! path for every route and both signals.
 //!
-//! The in-process exporter sees the SDK's [`SpanData`](opentelemetry_sdk::trace::SpanData); the bridge service receives OTLP
-//! protobuf [`Span`](opentelemetry_proto::tonic::trace::v1::Span)s. Both implement
-//! [`SpanView`] (by reference, and by value to move strings instead of copying them), and
-//! [`convert`] turns any `SpanView` into a `UserAction` by the rules of
-//! `docs/conventions.md`. [`span_attributes`] is the other direction, used by the Rust
+//! The in-process exporters see the SDK's [`SpanData`](opentelemetry_sdk::trace::SpanData)
+//! and [`SdkLogRecord`](opentelemetry_sdk::logs::SdkLogRecord)s; the bridge service receives OTLP
+//! protobuf [`Span`](opentelemetry_proto::tonic::trace::v1::Span)s and
+//! [`LogRecord`](opentelemetry_proto::tonic::logs::v1::LogRecord)s. All of them implement
+//! [`SpanView`] (spans by reference, and by value to move strings instead of copying them;
+//! log records through [`OtlpLogEvent`] and [`SdkLogEvent`]), and [`convert`] turns any
+//! `SpanView` into a `UserAction` by the rules of `docs/conventions.md`. [`span_attributes`] is the other direction, used by the Rust
 //! decorator to emit spans.
 //!
 //! Conversion never panics and never silently loses data: values of the wrong type are
@@ -13,14 +15,18 @@
 //! values are cut with a visible marker; each such case is reported as a [`ConvertWarning`].
 //!
 //! One file per concern: [`view`] (what conversion reads: [`SpanView`], [`AttrLike`]),
-//! `sdk` and `otlp` (the two views: the SDK's `SpanData`, OTLP protobuf spans), `rules`
+//! `sdk` and `otlp` (the span views: the SDK's `SpanData`, OTLP protobuf spans), `log` (the
+//! log-event views: OTLP and SDK log records), `rules`
 //! (the convention's rules, one function for every route), `encode` (the wire encoder of
-//! [`convert_encoded`]) and `to_span` (the other direction, for the decorator).
+//! [`convert_encoded`]), `to_span` and `to_log` (the other direction: the decorator's span
+//! attributes, the `otlp_log` sink's log events).
 
 mod encode;
+mod log;
 mod otlp;
 mod rules;
 mod sdk;
+mod to_log;
 mod to_span;
 pub mod view;
 
@@ -28,10 +34,12 @@ use crate::proto::UserAction;
 use crate::pseudonym::Pseudonymiser;
 use crate::redact::Redactor;
 
+pub use log::{OtlpLogEvent, SdkLogEvent, is_action_event};
 pub use otlp::otlp_resource_host;
 use rules::{Fields, convert_fields};
+pub use to_log::otlp_log_record;
 pub use to_span::{span_attributes, span_status};
-pub use view::{AttrLike, AttrValue, HexId, SpanView};
+pub use view::{AttrLike, AttrValue, HexId, Signal, SpanView};
 #[cfg(test)]
 use {
     crate::convention as key,
@@ -84,6 +92,9 @@ pub enum ConvertError {
     /// `action_log.command` is present but empty.
     #[error("attribute action_log.command is empty")]
     EmptyCommand,
+    /// A log event named `actionlog.user_action` has no `action_log.command`.
+    #[error("log event actionlog.user_action has no attribute action_log.command")]
+    MissingCommand,
     /// The trace id is not 16 bytes, or is all zeros.
     #[error("invalid trace id: {0}")]
     InvalidTraceId(String),
@@ -97,6 +108,7 @@ impl ConvertError {
     pub fn reason(&self) -> &'static str {
         match self {
             ConvertError::EmptyCommand => "empty_command",
+            ConvertError::MissingCommand => "missing_command",
             ConvertError::InvalidTraceId(_) => "invalid_trace_id",
             ConvertError::InvalidSpanId(_) => "invalid_span_id",
         }

@@ -4,7 +4,7 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::{Span as OtlpSpan, status::StatusCode};
 
 use super::ConvertError;
-use super::view::{AttrLike, AttrValue, HexId, SpanView, checked_id, nanos_to_ms};
+use super::view::{AttrLike, AttrValue, HexId, SpanView, attr_i64, checked_id, nanos_to_ms};
 use crate::convention as key;
 
 impl AttrLike for Option<AnyValue> {
@@ -22,6 +22,10 @@ impl AttrLike for Option<AnyValue> {
             }) => s,
             other => otlp_value(other.as_ref()).into_text(),
         }
+    }
+
+    fn as_i64(&self) -> Option<(i64, bool)> {
+        attr_i64(&otlp_value(self.as_ref()))
     }
 }
 
@@ -119,12 +123,12 @@ impl<'a> SpanView for &'a OtlpSpan {
     }
 
     #[inline(always)]
-    fn trace_id_hex(&self) -> Result<HexId, ConvertError> {
+    fn trace_id_hex(&self) -> Result<Option<HexId>, ConvertError> {
         OtlpSpan::trace_id_hex(self)
     }
 
     #[inline(always)]
-    fn span_id_hex(&self) -> Result<HexId, ConvertError> {
+    fn span_id_hex(&self) -> Result<Option<HexId>, ConvertError> {
         OtlpSpan::span_id_hex(self)
     }
 }
@@ -169,13 +173,17 @@ impl SpanView for OtlpSpan {
     }
 
     #[inline(always)]
-    fn trace_id_hex(&self) -> Result<HexId, ConvertError> {
-        checked_id(&self.trace_id, 16).map_err(ConvertError::InvalidTraceId)
+    fn trace_id_hex(&self) -> Result<Option<HexId>, ConvertError> {
+        checked_id(&self.trace_id, 16)
+            .map(Some)
+            .map_err(ConvertError::InvalidTraceId)
     }
 
     #[inline(always)]
-    fn span_id_hex(&self) -> Result<HexId, ConvertError> {
-        checked_id(&self.span_id, 8).map_err(ConvertError::InvalidSpanId)
+    fn span_id_hex(&self) -> Result<Option<HexId>, ConvertError> {
+        checked_id(&self.span_id, 8)
+            .map(Some)
+            .map_err(ConvertError::InvalidSpanId)
     }
 }
 

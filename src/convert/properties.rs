@@ -1,7 +1,8 @@
 use std::time::Duration;
 
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, TraceFlags, TraceId, TraceState};
-use opentelemetry_proto::tonic::common::v1::{ArrayValue, KeyValue as OtlpKv};
+use opentelemetry_proto::tonic::common::v1::{ArrayValue, KeyValue as OtlpKv, KeyValueList};
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
 use proptest::prelude::*;
 use prost::Message;
@@ -40,8 +41,93 @@ fn key() -> impl Strategy<Value = String> {
         Just(key::OUTPUT.to_owned()),
         Just(key::EXCEPTION_TYPE.to_owned()),
         Just(key::EXCEPTION_MESSAGE.to_owned()),
+        Just(key::END_EPOCH_MS.to_owned()),
         any::<String>(),
     ]
+}
+
+/// Any OTLP log record: the action event's name or another, attributes as for spans, a
+/// body that is nothing, text, or an earlier version's map (keys as that version wrote
+/// them, and any others).
+fn otlp_log() -> impl Strategy<Value = LogRecord> {
+    let body_key = prop_oneof![
+        Just("command".to_owned()),
+        Just("user".to_owned()),
+        Just("error".to_owned()),
+        Just("start_epoch_ms".to_owned()),
+        Just("end_epoch_ms".to_owned()),
+        any::<String>(),
+    ];
+    let body = prop_oneof![
+        Just(None),
+        any::<String>().prop_map(|s| Some(any_value::Value::StringValue(s))),
+        proptest::collection::vec((body_key, any_value()), 0..6).prop_map(|kvs| {
+            Some(any_value::Value::KvlistValue(KeyValueList {
+                values: kvs
+                    .into_iter()
+                    .map(|(key, value)| OtlpKv {
+                        key,
+                        value,
+                        ..Default::default()
+                    })
+                    .collect(),
+            }))
+        }),
+    ];
+    (
+        proptest::collection::vec((key(), any_value()), 0..12),
+        proptest::collection::vec(any::<u8>(), 0..20),
+        proptest::collection::vec(any::<u8>(), 0..10),
+        (any::<u64>(), any::<u64>()),
+        0i32..25,
+        prop_oneof![Just(key::EVENT_NAME.to_owned()), any::<String>()],
+        body,
+    )
+        .prop_map(
+            |(attrs, trace_id, span_id, (time, observed), severity, event_name, body)| LogRecord {
+                time_unix_nano: time,
+                observed_time_unix_nano: observed,
+                severity_number: severity,
+                body: body.map(|value| AnyValue { value: Some(value) }),
+                attributes: attrs
+                    .into_iter()
+                    .map(|(key, value)| OtlpKv {
+                        key,
+                        value,
+                        ..Default::default()
+                    })
+                    .collect(),
+                trace_id,
+                span_id,
+                event_name,
+                ..Default::default()
+            },
+        )
+}
+
+/// The action as a log record of the OpenTelemetry SDK, as actionlog's logger emits it.
+fn to_sdk_log_record(a: &UserAction) -> opentelemetry_sdk::logs::SdkLogRecord {
+    use opentelemetry::logs::{AnyValue as Any, LogRecord as _, Logger as _, LoggerProvider as _};
+    let otlp = otlp_log_record(a, key::EVENT_NAME, UNIX_EPOCH + Duration::from_secs(1));
+    let provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder().build();
+    let mut r = provider.logger("test").create_log_record();
+    r.set_event_name(key::EVENT_NAME);
+    r.set_timestamp(UNIX_EPOCH + Duration::from_nanos(otlp.time_unix_nano));
+    if otlp.severity_number >= 17 {
+        r.set_severity_number(opentelemetry::logs::Severity::Error);
+    }
+    for kv in otlp.attributes {
+        let v = match kv.value.and_then(|v| v.value) {
+            Some(any_value::Value::StringValue(s)) => Any::from(s),
+            Some(any_value::Value::IntValue(i)) => Any::from(i),
+            other => panic!("unexpected attribute value {other:?}"),
+        };
+        r.add_attribute(kv.key, v);
+    }
+    let tid: [u8; 16] = otlp.trace_id.try_into().unwrap();
+    let sid: [u8; 8] = otlp.span_id.try_into().unwrap();
+    r.set_trace_context(TraceId::from_bytes(tid), SpanId::from_bytes(sid), None);
+    r
 }
 
 fn otlp_span() -> impl Strategy<Value = OtlpSpan> {
@@ -197,5 +283,41 @@ proptest! {
         };
         let back = convert(to_span(&action), None, &opts).unwrap().unwrap();
         prop_assert_eq!(back.action, action);
+    }
+
+    #[test]
+    fn log_conversion_never_panics_and_encodes_as_prost(record in otlp_log(), cap in 0usize..64) {
+        let opts = ConvertOptions { max_field_bytes: cap, ..ConvertOptions::default() };
+        let mut direct = Vec::new();
+        let got = convert_encoded(OtlpLogEvent::new(record.clone()), Some("h"), &opts, &mut direct);
+        match convert(OtlpLogEvent::new(record), Some("h"), &opts) {
+            Ok(Some(c)) => {
+                let mut expected = Vec::new();
+                crate::codec::encode_length_delimited(&c.action, &mut expected);
+                prop_assert_eq!(got, Ok(Some(c.warnings)));
+                prop_assert_eq!(direct, expected);
+            }
+            Ok(None) => {
+                prop_assert_eq!(got, Ok(None));
+                prop_assert!(direct.is_empty());
+            }
+            Err(e) => prop_assert_eq!(got, Err(e)),
+        }
+    }
+
+    /// One action, three routes: the span, the OTLP log event the `otlp_log` sink writes,
+    /// and the SDK log record actionlog's logger emits all give the same `UserAction` and
+    /// the same warnings, with conversion's checks (JSON, redaction) on.
+    #[test]
+    fn span_and_log_events_give_the_same_action(action in valid_action()) {
+        let opts = ConvertOptions::default();
+        let from_span = convert(to_span(&action), None, &opts).unwrap().unwrap();
+        let record = otlp_log_record(&action, key::EVENT_NAME, UNIX_EPOCH + Duration::from_secs(1));
+        let from_event = convert(OtlpLogEvent::new(record), None, &opts).unwrap().unwrap();
+        let sdk = to_sdk_log_record(&action);
+        let scope = opentelemetry::InstrumentationScope::builder("other").build();
+        let from_sdk = convert(SdkLogEvent::new(&sdk, &scope), None, &opts).unwrap().unwrap();
+        prop_assert_eq!(&from_event, &from_span);
+        prop_assert_eq!(&from_sdk, &from_span);
     }
 }

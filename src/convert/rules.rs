@@ -2,7 +2,7 @@
 //! attribute becomes which field, the user and host fallbacks, errors, JSON checks,
 //! redaction, pseudonyms and caps. One function, [`convert_fields`], for every route.
 
-use super::view::{AttrLike, HexId, SpanView};
+use super::view::{AttrLike, HexId, Signal, SpanView};
 use super::{ConvertError, ConvertOptions, ConvertWarning, Converted, truncation_marker};
 use crate::convention as key;
 use crate::proto::{LongString, UserAction};
@@ -20,6 +20,7 @@ pub(super) struct Found<A> {
     exc_message: Option<A>,
     exc_stack: Option<A>,
     json_unchecked: Option<A>,
+    end: Option<A>,
 }
 
 impl<A> Found<A> {
@@ -36,6 +37,7 @@ impl<A> Found<A> {
             exc_message: None,
             exc_stack: None,
             json_unchecked: None,
+            end: None,
         }
     }
 
@@ -53,6 +55,7 @@ impl<A> Found<A> {
             key::EXCEPTION_MESSAGE => &mut self.exc_message,
             key::EXCEPTION_STACKTRACE => &mut self.exc_stack,
             key::JSON_UNCHECKED => &mut self.json_unchecked,
+            key::END_EPOCH_MS => &mut self.end,
             _ => return,
         };
         *slot = Some(v);
@@ -99,8 +102,8 @@ pub(super) struct Fields<'r, A> {
     pub(super) error: Option<String>,
     pub(super) user: Option<Text<'r, A>>,
     pub(super) command: Text<'r, A>,
-    pub(super) trace_id: HexId,
-    pub(super) span_id: HexId,
+    pub(super) trace_id: Option<HexId>,
+    pub(super) span_id: Option<HexId>,
     pub(super) warnings: Vec<ConvertWarning>,
 }
 
@@ -116,11 +119,21 @@ pub(super) fn convert_fields<'r, S: SpanView>(
     // No `is_action` scan first: a span without `action_log.command` comes out of the
     // drain below without one, and callers that must not lose a non-action span's
     // attributes ask `is_action` before handing it over.
+    let signal = span.signal();
+    // A log record is an action by its name alone, which is one comparison.
+    if signal == Signal::LogEvent && !span.is_action() {
+        return Ok(None);
+    }
     let error_description = span.error_status().map(str::to_owned);
     let mut found = Found::new();
     span.drain_attributes(|k, v| found.see(k, v));
     let Some(command) = found.command.take() else {
-        return Ok(None);
+        // An event named as an action log but without its command is a broken action, not
+        // some other record.
+        return match signal {
+            Signal::Span => Ok(None),
+            Signal::LogEvent => Err(ConvertError::MissingCommand),
+        };
     };
     let mut warnings = Vec::new();
 
@@ -146,7 +159,27 @@ pub(super) fn convert_fields<'r, S: SpanView>(
     };
 
     let start = span.start_epoch_ms();
-    let end = span.end_epoch_ms();
+    // A log record has one timestamp (the start): the end is an attribute.
+    let end = match (span.end_epoch_ms(), found.end.take()) {
+        (Some(end), _) => Some(end),
+        (None, Some(v)) if signal == Signal::LogEvent => match v.as_i64() {
+            Some((end, wrong_type)) => {
+                if wrong_type {
+                    warnings.push(ConvertWarning::WrongType {
+                        key: key::END_EPOCH_MS,
+                    });
+                }
+                Some(end)
+            }
+            None => {
+                warnings.push(ConvertWarning::WrongType {
+                    key: key::END_EPOCH_MS,
+                });
+                None
+            }
+        },
+        (None, _) => None,
+    };
     if let (Some(s), Some(e)) = (start, end)
         && e < s
     {
@@ -170,6 +203,12 @@ pub(super) fn convert_fields<'r, S: SpanView>(
     let keyword_args_json = json_field(found.kw_args.take(), key::KEYWORD_ARGS_JSON, &mut warnings);
     let output = json_field(found.output.take(), key::OUTPUT, &mut warnings);
 
+    // A log event has no status: `exception.*` attributes say it failed, as the semantic
+    // conventions record exceptions on logs.
+    let error_description = error_description.or_else(|| {
+        (signal == Signal::LogEvent && (found.exc_type.is_some() || found.exc_message.is_some()))
+            .then(String::new)
+    });
     let error = match error_description {
         None => None,
         Some(description) => {
@@ -218,8 +257,8 @@ impl<A: AttrLike> Fields<'_, A> {
                 error: self.error.map(LongString::new),
                 user: self.user.map(Text::into_string),
                 command: Some(self.command.into_string()),
-                trace_id: Some(self.trace_id.to_hex()),
-                span_id: Some(self.span_id.to_hex()),
+                trace_id: self.trace_id.map(|id| id.to_hex()),
+                span_id: self.span_id.map(|id| id.to_hex()),
             },
             warnings: self.warnings,
         }

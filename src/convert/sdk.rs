@@ -5,7 +5,7 @@ use opentelemetry::{Array, StringValue, Value};
 use opentelemetry_sdk::trace::SpanData;
 
 use super::ConvertError;
-use super::view::{AttrLike, AttrValue, HexId, SpanView, checked_id, system_time_ms};
+use super::view::{AttrLike, AttrValue, HexId, SpanView, attr_i64, checked_id, system_time_ms};
 use crate::convention as key;
 
 /// An SDK value's text when it is a string (owned and borrowed values alike).
@@ -27,6 +27,10 @@ impl AttrLike for Value {
             other => sdk_value(&other).into_text(),
         }
     }
+
+    fn as_i64(&self) -> Option<(i64, bool)> {
+        attr_i64(&sdk_value(self))
+    }
 }
 
 impl AttrLike for &Value {
@@ -39,6 +43,10 @@ impl AttrLike for &Value {
             Some(s) => s.to_owned(),
             None => sdk_value(self).into_text(),
         }
+    }
+
+    fn as_i64(&self) -> Option<(i64, bool)> {
+        attr_i64(&sdk_value(self))
     }
 }
 
@@ -117,12 +125,12 @@ impl<'a> SpanView for &'a SpanData {
     }
 
     #[inline(always)]
-    fn trace_id_hex(&self) -> Result<HexId, ConvertError> {
+    fn trace_id_hex(&self) -> Result<Option<HexId>, ConvertError> {
         SpanData::trace_id_hex(self)
     }
 
     #[inline(always)]
-    fn span_id_hex(&self) -> Result<HexId, ConvertError> {
+    fn span_id_hex(&self) -> Result<Option<HexId>, ConvertError> {
         SpanData::span_id_hex(self)
     }
 
@@ -172,14 +180,17 @@ impl SpanView for SpanData {
     }
 
     #[inline(always)]
-    fn trace_id_hex(&self) -> Result<HexId, ConvertError> {
+    fn trace_id_hex(&self) -> Result<Option<HexId>, ConvertError> {
         checked_id(&self.span_context.trace_id().to_bytes(), 16)
+            .map(Some)
             .map_err(ConvertError::InvalidTraceId)
     }
 
     #[inline(always)]
-    fn span_id_hex(&self) -> Result<HexId, ConvertError> {
-        checked_id(&self.span_context.span_id().to_bytes(), 8).map_err(ConvertError::InvalidSpanId)
+    fn span_id_hex(&self) -> Result<Option<HexId>, ConvertError> {
+        checked_id(&self.span_context.span_id().to_bytes(), 8)
+            .map(Some)
+            .map_err(ConvertError::InvalidSpanId)
     }
 
     #[inline(always)]

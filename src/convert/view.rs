@@ -42,6 +42,20 @@ pub trait AttrLike {
     /// The value as text: a string as it is (moved when owned), anything else rendered as
     /// JSON text.
     fn into_text(self) -> String;
+    /// The value as an integer: an integer as it is, a float cut to its integer part, a
+    /// string holding a decimal integer parsed; `None` for anything else. The second value
+    /// says whether the type was not an integer (a conversion warning).
+    fn as_i64(&self) -> Option<(i64, bool)>;
+}
+
+/// The integer reading of [`AttrLike::as_i64`] for a borrowed value.
+pub(super) fn attr_i64(v: &AttrValue<'_>) -> Option<(i64, bool)> {
+    match v {
+        AttrValue::I64(i) => Some((*i, false)),
+        AttrValue::F64(f) if f.is_finite() => Some((*f as i64, true)),
+        AttrValue::Str(s) => s.trim().parse().ok().map(|i| (i, true)),
+        _ => None,
+    }
 }
 
 impl AttrLike for AttrValue<'_> {
@@ -58,30 +72,55 @@ impl AttrLike for AttrValue<'_> {
             other => other.to_text(),
         }
     }
+
+    fn as_i64(&self) -> Option<(i64, bool)> {
+        attr_i64(self)
+    }
 }
 
-/// A span conversion can read, implemented for the SDK's [`SpanData`](opentelemetry_sdk::trace::SpanData) and for OTLP spans,
-/// each by reference (attributes borrowed and copied) and by value (attributes moved out),
-/// so that one function converts them all.
+/// Which OpenTelemetry signal a view reads. The rules are the same for both except where
+/// `docs/conventions.md` says otherwise (a missing command, an error without a status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// A span: an action when it carries `action_log.command`.
+    Span,
+    /// A log record: an action event when its `EventName` is
+    /// [`EVENT_NAME`](crate::convention::EVENT_NAME).
+    LogEvent,
+}
+
+/// An action log conversion can read: a span or a log event.
+///
+/// Implemented for the SDK's [`SpanData`](opentelemetry_sdk::trace::SpanData) and for OTLP
+/// spans, each by reference (attributes borrowed and copied) and by value (attributes
+/// moved out), and for log records through [`OtlpLogEvent`](super::OtlpLogEvent) and
+/// [`SdkLogEvent`](super::SdkLogEvent), so that one function converts them all.
 pub trait SpanView {
     /// The attribute value type handed out.
     type Attr: AttrLike;
-    /// Whether the span carries `action_log.command`, i.e. is an action log.
+    /// The signal this view reads; spans unless said otherwise.
+    fn signal(&self) -> Signal {
+        Signal::Span
+    }
+    /// Whether this is an action log: a span carrying `action_log.command`, a log record
+    /// named [`EVENT_NAME`](crate::convention::EVENT_NAME).
     fn is_action(&self) -> bool;
     /// Calls `f` for every span attribute, in order, handing over the values.
     fn drain_attributes(&mut self, f: impl FnMut(&str, Self::Attr));
-    /// Calls `f` for every attribute of the last span event named `exception`.
+    /// Calls `f` for every attribute of the last span event named `exception` (log events
+    /// carry `exception.*` as attributes and have none).
     fn drain_exception_event(&mut self, f: impl FnMut(&str, Self::Attr));
     /// Start time in ms since the Unix epoch; `None` when unknown (0 or before the epoch).
     fn start_epoch_ms(&self) -> Option<i64>;
     /// End time in ms since the Unix epoch; `None` when unknown.
     fn end_epoch_ms(&self) -> Option<i64>;
-    /// `Some(description)` (possibly empty) when the span status is Error.
+    /// `Some(description)` (possibly empty) when the span status is Error (for a log
+    /// event: its severity is ERROR or above, described by a string body).
     fn error_status(&self) -> Option<&str>;
-    /// The trace id as 32 lower-case hex digits.
-    fn trace_id_hex(&self) -> Result<HexId, ConvertError>;
-    /// The span id as 16 lower-case hex digits.
-    fn span_id_hex(&self) -> Result<HexId, ConvertError>;
+    /// The trace id; `None` for a log event recorded outside any trace.
+    fn trace_id_hex(&self) -> Result<Option<HexId>, ConvertError>;
+    /// The span id; `None` for a log event recorded outside any span.
+    fn span_id_hex(&self) -> Result<Option<HexId>, ConvertError>;
     /// Whether actionlog's own tracer made this span in this process, so its JSON
     /// attributes are serde_json's output (valid by construction) unless it carries
     /// [`JSON_UNCHECKED`](crate::convention::JSON_UNCHECKED). Only a span handed over in memory can say so: a span that
@@ -174,6 +213,15 @@ pub(super) fn checked_id(bytes: &[u8], expected: usize) -> Result<HexId, String>
         words: [word(first), word(rest)],
         len: expected as u8,
     })
+}
+
+/// A log record's optional id: absent (empty or all zeros, which the logs data model
+/// uses for "no span") is `None`, a wrong length an error.
+pub(super) fn optional_id(bytes: &[u8], expected: usize) -> Result<Option<HexId>, String> {
+    if bytes.iter().all(|b| *b == 0) {
+        return Ok(None);
+    }
+    checked_id(bytes, expected).map(Some)
 }
 
 #[cfg(test)]

@@ -3,17 +3,12 @@
 //! A sink that sends each [`UserAction`] to an OpenTelemetry Collector as an OTLP log record
 //! (an event), over OTLP/gRPC or OTLP/HTTP (protobuf).
 //!
-//! The mapping ([`to_log_record`], documented in `docs/bridge.md`):
-//! - `event_name`: the configured name (default [`DEFAULT_EVENT_NAME`]);
-//! - body: a map of the `UserAction` fields that are present, named as in the proto
-//!   (`command`, `user`, `host_name`, `start_epoch_ms`, ... ; times as integers);
-//! - attributes: `enduser.id` (the user) and `action_log.command`;
-//! - `time_unix_nano`: the action's start (its end when the start is unknown);
-//!   `observed_time_unix_nano`: when the sink sent it;
-//! - severity `INFO`, or `ERROR` when the action ended in an error;
-//! - `trace_id` / `span_id`: the ids of the span the action was recorded as;
-//! - resource: `host.name` (the action's host; records are grouped by it) and
-//!   `service.name`.
+//! Each record is the log-event form of the convention (`docs/conventions.md`), written by
+//! [`actionlog::convert::otlp_log_record`], which actionlog's receivers convert back to the
+//! same `UserAction`: `EventName` `actionlog.user_action`, the fields as attributes under
+//! the span convention's keys, no body, `Timestamp` the start, `action_log.end_epoch_ms`
+//! the end, `exception.message` and severity ERROR for an error, the span's ids. The
+//! resource carries `host.name` (records are grouped by it) and `service.name`.
 //!
 //! Retryable answers ([`retry`]: the OTLP specification's rules, which the bridge's receivers
 //! follow too; `Retry-After` is honoured) are retried with exponential backoff up to `max_retries` times;
@@ -40,10 +35,8 @@ use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsSe
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
-use opentelemetry_proto::tonic::common::v1::{
-    AnyValue, InstrumentationScope, KeyValue, KeyValueList, any_value,
-};
-use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs, SeverityNumber};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 use serde::{Deserialize, Serialize};
@@ -52,12 +45,13 @@ use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 
 use actionlog::convention as key;
+use actionlog::convert::otlp_log_record;
 use actionlog::proto::UserAction;
 use actionlog::redact::REDACTED;
 use actionlog::sink::{Sink, SinkError};
 
 /// The default `EventName` of the log records.
-pub const DEFAULT_EVENT_NAME: &str = "actionlog.user_action";
+pub const DEFAULT_EVENT_NAME: &str = key::EVENT_NAME;
 /// The default collector endpoint (OTLP/gRPC).
 pub const DEFAULT_LOGS_ENDPOINT: &str = "http://127.0.0.1:4317";
 /// The default collector endpoint (OTLP/HTTP); `/v1/logs` is appended.
@@ -113,7 +107,8 @@ pub struct OtlpLogConfig {
     pub initial_backoff_ms: u64,
     /// Largest backoff.
     pub max_backoff_ms: u64,
-    /// `EventName` of every record.
+    /// `EventName` of every record. actionlog's receivers recognise only the default,
+    /// [`DEFAULT_EVENT_NAME`]: change it only for a pipeline that routes on another name.
     pub event_name: String,
     /// `service.name` of the resource; `OTEL_SERVICE_NAME` applies when unset.
     pub service_name: Option<String>,
@@ -553,88 +548,12 @@ impl Sink for OtlpLogSink {
     }
 }
 
-fn kv(k: &str, v: any_value::Value) -> KeyValue {
+fn kv(k: &str, v: &str) -> KeyValue {
     KeyValue {
         key: k.to_owned(),
-        value: Some(AnyValue { value: Some(v) }),
-        ..Default::default()
-    }
-}
-
-fn s(v: &str) -> any_value::Value {
-    any_value::Value::StringValue(v.to_owned())
-}
-
-fn hex_bytes(hex: Option<&str>, len: usize) -> Vec<u8> {
-    let Some(hex) = hex.filter(|h| h.len() == len * 2) else {
-        return Vec::new();
-    };
-    (0..len)
-        .map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2).unwrap_or("zz"), 16))
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap_or_default()
-}
-
-fn ms_to_ns(ms: i64) -> u64 {
-    u64::try_from(ms).unwrap_or(0).saturating_mul(1_000_000)
-}
-
-/// One action as an OTLP log record (see the module docs for the mapping).
-pub fn to_log_record(a: &UserAction, event_name: &str, observed: SystemTime) -> LogRecord {
-    let mut body = Vec::with_capacity(11);
-    let mut text = |k: &str, v: Option<&String>| {
-        if let Some(v) = v {
-            body.push(kv(k, s(v)));
-        }
-    };
-    text("command", a.command.as_ref());
-    text("user", a.user.as_ref());
-    text("host_name", a.host_name.as_ref());
-    text("pos_args_json", a.pos_args_json.as_ref().map(|l| &l.value));
-    text(
-        "keyword_args_json",
-        a.keyword_args_json.as_ref().map(|l| &l.value),
-    );
-    text("output", a.output.as_ref().map(|l| &l.value));
-    text("error", a.error.as_ref().map(|l| &l.value));
-    text("trace_id", a.trace_id.as_ref());
-    text("span_id", a.span_id.as_ref());
-    if let Some(t) = a.start_epoch_ms {
-        body.push(kv("start_epoch_ms", any_value::Value::IntValue(t)));
-    }
-    if let Some(t) = a.end_epoch_ms {
-        body.push(kv("end_epoch_ms", any_value::Value::IntValue(t)));
-    }
-    let mut attributes = Vec::with_capacity(2);
-    if let Some(u) = &a.user {
-        attributes.push(kv(key::ENDUSER_ID, s(u)));
-    }
-    if let Some(c) = &a.command {
-        attributes.push(kv(key::COMMAND, s(c)));
-    }
-    let (severity_number, severity_text) = if a.error.is_some() {
-        (SeverityNumber::Error, "ERROR")
-    } else {
-        (SeverityNumber::Info, "INFO")
-    };
-    let observed_ns = observed
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-        .unwrap_or(0);
-    LogRecord {
-        time_unix_nano: a.start_epoch_ms.or(a.end_epoch_ms).map_or(0, ms_to_ns),
-        observed_time_unix_nano: observed_ns,
-        severity_number: severity_number as i32,
-        severity_text: severity_text.to_owned(),
-        body: Some(AnyValue {
-            value: Some(any_value::Value::KvlistValue(KeyValueList { values: body })),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(v.to_owned())),
         }),
-        attributes,
-        trace_id: hex_bytes(a.trace_id.as_deref(), 16),
-        span_id: hex_bytes(a.span_id.as_deref(), 8),
-        // W3C "sampled" is unknown here; the flags carry no claim.
-        flags: 0,
-        event_name: event_name.to_owned(),
         ..Default::default()
     }
 }
@@ -651,14 +570,14 @@ pub fn to_request(
         by_host
             .entry(a.host_name.as_deref())
             .or_default()
-            .push(to_log_record(a, event_name, observed));
+            .push(otlp_log_record(a, event_name, observed));
     }
     let resource_logs = by_host
         .into_iter()
         .map(|(host, log_records)| {
-            let mut attributes = vec![kv("service.name", s(service_name))];
+            let mut attributes = vec![kv("service.name", service_name)];
             if let Some(h) = host {
-                attributes.push(kv(key::HOST_NAME, s(h)));
+                attributes.push(kv(key::HOST_NAME, h));
             }
             ResourceLogs {
                 resource: Some(Resource {
@@ -695,7 +614,8 @@ mod tests {
     use actionlog::proto::LongString;
 
     #[test]
-    fn record_carries_event_name_body_attributes_times_and_ids() {
+    fn records_are_the_log_event_form_and_convert_back_to_the_same_action() {
+        use actionlog::convert::{ConvertOptions, OtlpLogEvent, convert};
         let a = UserAction {
             command: Some("_get_table_metadata".into()),
             user: Some("ada@example.com".into()),
@@ -703,40 +623,46 @@ mod tests {
             start_epoch_ms: Some(1_700_000_000_123),
             end_epoch_ms: Some(1_700_000_000_456),
             keyword_args_json: Some(LongString::new("{}")),
+            error: Some(LongString::new("KeyError: 'x'")),
             trace_id: Some("0102030405060708090a0b0c0d0e0f10".into()),
             span_id: Some("0102030405060708".into()),
             ..Default::default()
         };
-        let r = to_log_record(&a, DEFAULT_EVENT_NAME, UNIX_EPOCH);
+        let req = to_request(
+            std::slice::from_ref(&a),
+            DEFAULT_EVENT_NAME,
+            "svc",
+            UNIX_EPOCH,
+        );
+        let r = req.resource_logs[0].scope_logs[0].log_records[0].clone();
         assert_eq!(r.event_name, "actionlog.user_action");
         assert_eq!(r.time_unix_nano, 1_700_000_000_123_000_000);
         assert_eq!(r.trace_id, (1..=16).collect::<Vec<u8>>());
-        assert_eq!(r.span_id, (1..=8).collect::<Vec<u8>>());
-        assert_eq!(r.severity_text, "INFO");
-        assert_eq!(r.attributes[0].key, "enduser.id");
-        assert_eq!(r.attributes[1].key, "action_log.command");
-        let Some(any_value::Value::KvlistValue(body)) = r.body.and_then(|b| b.value) else {
-            panic!("body is not a map");
-        };
-        let keys: Vec<_> = body.values.iter().map(|k| k.key.as_str()).collect();
+        assert_eq!(r.severity_text, "ERROR");
+        assert!(r.body.is_none(), "events carry no body");
+        let keys: Vec<_> = r.attributes.iter().map(|k| k.key.as_str()).collect();
         assert_eq!(
             keys,
             [
-                "command",
-                "user",
-                "host_name",
-                "keyword_args_json",
-                "trace_id",
-                "span_id",
-                "start_epoch_ms",
-                "end_epoch_ms"
+                "action_log.command",
+                "enduser.id",
+                "host.name",
+                "action_log.keyword_args_json",
+                "exception.message",
+                "action_log.end_epoch_ms"
             ]
         );
+        let host = actionlog::convert::otlp_resource_host(req.resource_logs[0].resource.as_ref());
+        let back = convert(OtlpLogEvent::new(r), host, &ConvertOptions::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(back.action, a);
     }
 
     #[test]
     fn records_are_grouped_by_host_with_service_name() {
         let mk = |h: &str| UserAction {
+            command: Some("c".into()),
             host_name: Some(h.into()),
             ..Default::default()
         };
