@@ -1,6 +1,7 @@
-"""Sends raw bytes as an OTLP/gRPC TraceService/Export request (for bad-input tests).
+"""Sends raw bytes as an OTLP/gRPC TraceService/Export (or LogsService/Export) request, for
+bad-input tests.
 
-Usage: grpc_raw.py HOST:PORT HEX_BYTES
+Usage: grpc_raw.py HOST:PORT HEX_BYTES [traces|logs]
 Prints `<STATUS_CODE_NAME> <details>` on stdout.
 """
 
@@ -11,9 +12,14 @@ import grpc
 
 def main():
     target, payload = sys.argv[1], bytes.fromhex(sys.argv[2])
+    signal = sys.argv[3] if len(sys.argv) > 3 else "traces"
+    method = {
+        "traces": "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+        "logs": "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+    }[signal]
     with grpc.insecure_channel(target) as channel:
         call = channel.unary_unary(
-            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            method,
             request_serializer=None,
             response_deserializer=None,
         )

@@ -2,6 +2,9 @@
 //! an accepted request and the `google.rpc.Status` body of an error. One place, so gRPC,
 //! HTTP and auth cannot drift apart (and no receiver imports another's helpers).
 
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceResponse,
 };
@@ -14,6 +17,17 @@ pub fn response_for(out: &IngestOutcome) -> ExportTraceServiceResponse {
     ExportTraceServiceResponse {
         partial_success: (out.rejected > 0).then(|| ExportTracePartialSuccess {
             rejected_spans: out.rejected,
+            error_message: out.message.clone(),
+        }),
+    }
+}
+
+/// The OTLP response for an accepted logs request: `partial_success` when log records were
+/// rejected.
+pub fn logs_response_for(out: &IngestOutcome) -> ExportLogsServiceResponse {
+    ExportLogsServiceResponse {
+        partial_success: (out.rejected > 0).then(|| ExportLogsPartialSuccess {
+            rejected_log_records: out.rejected,
             error_message: out.message.clone(),
         }),
     }

@@ -1,6 +1,8 @@
-//! The OTLP/gRPC receiver: `opentelemetry.proto.collector.trace.v1.TraceService/Export`.
+//! The OTLP/gRPC receivers: `opentelemetry.proto.collector.trace.v1.TraceService/Export`
+//! and `opentelemetry.proto.collector.logs.v1.LogsService/Export`, on one port.
 //!
-//! Status mapping: success (with `partial_success` when some spans were rejected) only after
+//! Status mapping, the same for both: success (with `partial_success` when some spans or
+//! log records were rejected) only after
 //! the sinks accepted; `UNAVAILABLE` when the sinks pushed back, the bridge is busy or shutting
 //! down (the OTLP clients retry it); `RESOURCE_EXHAUSTED` for a message over the size limit and
 //! `INTERNAL` for one that does not decode (both produced by tonic before the handler runs).
@@ -8,6 +10,12 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -21,7 +29,7 @@ use tonic::{Request, Response, Status};
 
 use super::{Ingest, IngestError, Protection};
 
-/// The tonic service.
+/// The traces service.
 #[derive(Debug, Clone)]
 pub struct TraceReceiver {
     ingest: Arc<Ingest>,
@@ -42,10 +50,42 @@ impl TraceService for TraceReceiver {
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         match self.ingest.ingest(request.into_inner(), "grpc").await {
             Ok(out) => Ok(Response::new(crate::answer::response_for(&out))),
-            Err(
-                e
-                @ (IngestError::Unavailable(_) | IngestError::Busy(_) | IngestError::ShuttingDown),
-            ) => Err(Status::unavailable(e.to_string())),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
+
+/// The logs service.
+#[derive(Debug, Clone)]
+pub struct LogsReceiver {
+    ingest: Arc<Ingest>,
+}
+
+impl LogsReceiver {
+    /// A receiver feeding `ingest`.
+    pub fn new(ingest: Arc<Ingest>) -> Self {
+        Self { ingest }
+    }
+}
+
+#[tonic::async_trait]
+impl LogsService for LogsReceiver {
+    async fn export(
+        &self,
+        request: Request<ExportLogsServiceRequest>,
+    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        match self.ingest.ingest_logs(request.into_inner(), "grpc").await {
+            Ok(out) => Ok(Response::new(crate::answer::logs_response_for(&out))),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
+
+/// Every whole-request refusal of the ingest path is one a client should retry.
+fn unavailable(e: IngestError) -> Status {
+    match e {
+        IngestError::Unavailable(_) | IngestError::Busy(_) | IngestError::ShuttingDown => {
+            Status::unavailable(e.to_string())
         }
     }
 }
@@ -82,7 +122,7 @@ fn reason(code: &str) -> &'static str {
     }
 }
 
-/// Serves the receiver on `listener` until `shutdown` resolves, then lets in-flight calls
+/// Serves both receivers on `listener` until `shutdown` resolves, then lets in-flight calls
 /// finish.
 pub async fn serve(
     listener: TcpListener,
@@ -93,11 +133,16 @@ pub async fn serve(
 ) -> Result<(), String> {
     let metrics = ingest.metrics().clone();
     let auth = super::auth::GrpcAuth::new(protection.auth, metrics.clone());
-    let svc = TraceServiceServer::new(TraceReceiver::new(ingest))
+    let traces = TraceServiceServer::new(TraceReceiver::new(ingest.clone()))
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(max_body_bytes);
-    let svc = tonic::service::interceptor::InterceptedService::new(svc, auth);
+    let traces = tonic::service::interceptor::InterceptedService::new(traces, auth.clone());
+    let logs = LogsServiceServer::new(LogsReceiver::new(ingest))
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(max_body_bytes);
+    let logs = tonic::service::interceptor::InterceptedService::new(logs, auth);
     // Errors answered "trailers-only" carry grpc-status in the headers: that covers every
     // whole-request refusal (size limit, decode error, UNAVAILABLE), which is what the
     // requests_rejected metric counts.
@@ -119,7 +164,8 @@ pub async fn serve(
     }
     server
         .layer(count)
-        .add_service(svc)
+        .add_service(traces)
+        .add_service(logs)
         .serve_with_incoming_shutdown(
             // Without TCP_NODELAY a response's last frame waits for the client's delayed
             // ACK (~40 ms on Linux): that, not CPU, capped throughput per connection.

@@ -1,8 +1,9 @@
-//! The OTLP/HTTP receiver (`POST /v1/traces`, protobuf or JSON, optionally gzip) and the
-//! operational endpoints (`/healthz`, `/readyz`, `/metrics`).
+//! The OTLP/HTTP receivers (`POST /v1/traces` and `POST /v1/logs`, protobuf or JSON,
+//! optionally gzip) and the operational endpoints (`/healthz`, `/readyz`, `/metrics`).
 //!
-//! Answers follow the OTLP/HTTP specification: 200 with an `ExportTraceServiceResponse` in
-//! the request's encoding (with `partial_success` when spans were rejected); 400 with a
+//! Answers follow the OTLP/HTTP specification, the same for both signals: 200 with an
+//! `ExportTraceServiceResponse` or `ExportLogsServiceResponse` in the request's encoding
+//! (with `partial_success` when spans or log records were rejected); 400 with a
 //! `google.rpc.Status` body for a body that does not decode; 413 over the size limit; 415
 //! for an unsupported content type or encoding; 503 (sinks pushed back, shutting down) or
 //! 429 (too many requests in flight) with `Retry-After`, which OTLP clients retry.
@@ -17,11 +18,54 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use tokio::net::TcpListener;
 
-use super::{Ingest, IngestError, Protection};
+use super::{Ingest, IngestError, IngestOutcome, Protection};
+
+/// What differs between the two OTLP/HTTP export endpoints: the request type, how it is
+/// ingested, and the response it gets.
+trait Export: Message + Default + serde::de::DeserializeOwned + Send + 'static {
+    /// The message name, for error messages.
+    const NAME: &'static str;
+    /// The success response.
+    type Response: Message + serde::Serialize;
+    fn ingest(
+        self,
+        ingest: &Ingest,
+    ) -> impl Future<Output = Result<IngestOutcome, IngestError>> + Send;
+    fn response(out: &IngestOutcome) -> Self::Response;
+}
+
+impl Export for ExportTraceServiceRequest {
+    const NAME: &'static str = "ExportTraceServiceRequest";
+    type Response = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+    fn ingest(
+        self,
+        ingest: &Ingest,
+    ) -> impl Future<Output = Result<IngestOutcome, IngestError>> + Send {
+        ingest.ingest(self, "http")
+    }
+    fn response(out: &IngestOutcome) -> Self::Response {
+        crate::answer::response_for(out)
+    }
+}
+
+impl Export for ExportLogsServiceRequest {
+    const NAME: &'static str = "ExportLogsServiceRequest";
+    type Response = opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
+    fn ingest(
+        self,
+        ingest: &Ingest,
+    ) -> impl Future<Output = Result<IngestOutcome, IngestError>> + Send {
+        ingest.ingest_logs(self, "http")
+    }
+    fn response(out: &IngestOutcome) -> Self::Response {
+        crate::answer::logs_response_for(out)
+    }
+}
 
 /// HTTP receiver settings.
 #[derive(Debug, Clone, Copy)]
@@ -83,7 +127,8 @@ impl Refusal {
 /// The router with every endpoint.
 fn router(state: AppState) -> Router {
     Router::new()
-        .route("/v1/traces", post(traces))
+        .route("/v1/traces", post(export::<ExportTraceServiceRequest>))
+        .route("/v1/logs", post(export::<ExportLogsServiceRequest>))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -109,14 +154,14 @@ async fn metrics(State(st): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn traces(State(st): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+async fn export<R: Export>(State(st): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     // Until the content type is known, errors are answered in protobuf, OTLP's default.
     let mut encoding = Encoding::Protobuf;
     let result = async {
         encoding = content_encoding_of(&headers)?;
         let raw = read_body(&headers, body, st.settings.max_body_bytes).await?;
-        let req = decode(encoding, &raw)?;
-        st.ingest.ingest(req, "http").await.map_err(|e| {
+        let req: R = decode(encoding, &raw)?;
+        req.ingest(&st.ingest).await.map_err(|e| {
             let (status, reason) = match e {
                 IngestError::Busy(_) => (StatusCode::TOO_MANY_REQUESTS, "busy"),
                 IngestError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
@@ -131,11 +176,11 @@ async fn traces(State(st): State<AppState>, headers: HeaderMap, body: Body) -> R
     .await;
     match result {
         Ok(out) => {
-            let resp = crate::answer::response_for(&out);
+            let resp = R::response(&out);
             let bytes = match encoding {
                 Encoding::Protobuf => resp.encode_to_vec(),
                 // OTLP/JSON omits fields at their default: a full success is `{}`.
-                Encoding::Json if resp.partial_success.is_none() => b"{}".to_vec(),
+                Encoding::Json if out.rejected == 0 => b"{}".to_vec(),
                 Encoding::Json => serde_json::to_vec(&resp).unwrap_or_else(|_| b"{}".to_vec()),
             };
             ([(header::CONTENT_TYPE, encoding.content_type())], bytes).into_response()
@@ -250,14 +295,24 @@ pub fn decode_traces_body(json: bool, raw: &[u8]) -> Result<ExportTraceServiceRe
     decode(encoding, raw).map_err(|r| r.message)
 }
 
-fn decode(encoding: Encoding, raw: &[u8]) -> Result<ExportTraceServiceRequest, Refusal> {
+/// [`decode_traces_body`] for an OTLP/HTTP logs body.
+pub fn decode_logs_body(json: bool, raw: &[u8]) -> Result<ExportLogsServiceRequest, String> {
+    let encoding = if json {
+        Encoding::Json
+    } else {
+        Encoding::Protobuf
+    };
+    decode(encoding, raw).map_err(|r| r.message)
+}
+
+fn decode<R: Export>(encoding: Encoding, raw: &[u8]) -> Result<R, Refusal> {
     match encoding {
-        Encoding::Protobuf => ExportTraceServiceRequest::decode(raw).map_err(|e| {
+        Encoding::Protobuf => R::decode(raw).map_err(|e| {
             Refusal::new(
                 StatusCode::BAD_REQUEST,
                 3,
                 "decode_error",
-                format!("body is not a valid protobuf ExportTraceServiceRequest: {e}"),
+                format!("body is not a valid protobuf {}: {e}", R::NAME),
             )
         }),
         Encoding::Json => serde_json::from_slice(raw).map_err(|e| {
@@ -265,7 +320,7 @@ fn decode(encoding: Encoding, raw: &[u8]) -> Result<ExportTraceServiceRequest, R
                 StatusCode::BAD_REQUEST,
                 3,
                 "decode_error",
-                format!("body is not a valid OTLP/JSON ExportTraceServiceRequest: {e}"),
+                format!("body is not a valid OTLP/JSON {}: {e}", R::NAME),
             )
         }),
     }

@@ -1,8 +1,9 @@
 //! # actionlog-bridge
 //!
-//! The bridge service behind `actionlog serve`: OTLP trace receivers (gRPC in [`grpc`], HTTP in [`http`]) in front of
-//! one shared [`Ingest`] path that converts action spans with [`actionlog::convert::convert`]
-//! (the same code as the in-process exporter) and writes them to the sinks.
+//! The bridge service behind `actionlog serve`: OTLP trace and logs receivers (gRPC in
+//! [`grpc`], HTTP in [`http`]) in front of one shared [`Ingest`] path that converts action
+//! spans and action log events with [`actionlog::convert::convert`] (the same code as the
+//! in-process exporters) and writes them to the sinks.
 //!
 //! A request is answered only after the sinks accepted its actions, so a success means the
 //! actions are as safe as the sink makes them. [`Ingest::ingest`] returns an
@@ -15,15 +16,22 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use opentelemetry_proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::config::ServeConfig;
-use actionlog::convert::{ConvertOptions, SpanView, convert, convert_encoded, otlp_resource_host};
+use actionlog::convert::{
+    ConvertOptions, OtlpLogEvent, SpanView, convert, convert_encoded, is_action_event,
+    otlp_resource_host,
+};
+use actionlog::proto::UserAction;
 use actionlog::sink::{EncodedBatch, Sink};
 
 mod answer;
@@ -36,8 +44,8 @@ mod security;
 pub mod spool;
 pub mod tls;
 
-pub use answer::response_for;
-pub use metrics::Metrics;
+pub use answer::{logs_response_for, response_for};
+pub use metrics::{Metrics, Signal};
 pub use security::SecurityError;
 
 /// TLS and authentication, shared by both receivers (see [`tls`] and [`auth`]).
@@ -79,21 +87,24 @@ pub enum IngestError {
 /// What happened to an accepted request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IngestOutcome {
-    /// Spans received.
+    /// Spans or log records received.
     pub received: u64,
     /// Actions converted and accepted by the sinks.
     pub converted: u64,
-    /// Spans that were not accepted (conversion errors, refused by a sink, or non-action
-    /// spans the downstream endpoint refused): `partial_success.rejected_spans`.
+    /// Spans or log records that were not accepted (conversion errors, refused by a sink,
+    /// or non-action ones the downstream endpoint refused): `partial_success.rejected_spans`
+    /// or `rejected_log_records`.
     pub rejected: i64,
     /// Why, for `partial_success.error_message` (empty when `rejected` is 0).
     pub message: String,
 }
 
-/// Forwards non-action spans, unchanged, to a downstream OTLP/gRPC endpoint.
+/// Forwards non-action spans and log records, unchanged, to a downstream OTLP/gRPC
+/// endpoint.
 #[derive(Debug, Clone)]
 struct Forwarder {
-    client: TraceServiceClient<Channel>,
+    traces: TraceServiceClient<Channel>,
+    logs: LogsServiceClient<Channel>,
     timeout: Duration,
 }
 
@@ -176,6 +187,26 @@ impl Ingest {
         req: ExportTraceServiceRequest,
         transport: &'static str,
     ) -> Result<IngestOutcome, IngestError> {
+        self.admitted(self.ingest_traces(req, transport)).await
+    }
+
+    /// Converts the action events of `req` (log records named `actionlog.user_action`) by
+    /// the same conversion as spans, writes them to the sinks and forwards (or drops) the
+    /// other log records. Resolves once the sinks answered.
+    pub async fn ingest_logs(
+        &self,
+        req: ExportLogsServiceRequest,
+        transport: &'static str,
+    ) -> Result<IngestOutcome, IngestError> {
+        self.admitted(self.ingest_log_records(req, transport)).await
+    }
+
+    /// Admission control shared by both signals: refused while shutting down or when too
+    /// many requests are in flight.
+    async fn admitted(
+        &self,
+        work: impl Future<Output = Result<IngestOutcome, IngestError>>,
+    ) -> Result<IngestOutcome, IngestError> {
         if self.is_shutting_down() {
             return Err(IngestError::ShuttingDown);
         }
@@ -184,23 +215,17 @@ impl Ingest {
         };
         let depth = self.metrics.queue_depth();
         depth.inc();
-        let result = self.ingest_admitted(req, transport).await;
+        let result = work.await;
         depth.dec();
         result
     }
 
-    async fn ingest_admitted(
+    async fn ingest_traces(
         &self,
         req: ExportTraceServiceRequest,
         transport: &'static str,
     ) -> Result<IngestOutcome, IngestError> {
-        let mut out = IngestOutcome::default();
-        let mut actions = Vec::new();
-        // A sink that takes bytes gets them encoded straight from the decoded spans.
-        let encode = self.sink.takes_encoded();
-        let mut encoded = EncodedBatch::default();
-        let mut errors: Vec<String> = Vec::new();
-        let mut non_action = 0u64;
+        let mut batch = Batch::new(self, Signal::Traces);
         let mut forward_rs: Vec<ResourceSpans> = Vec::new();
         for rs in req.resource_spans {
             let ResourceSpans {
@@ -213,9 +238,9 @@ impl Ingest {
             for ss in scope_spans {
                 let mut fwd_spans = Vec::new();
                 for mut span in ss.spans {
-                    out.received += 1;
+                    batch.out.received += 1;
                     if !span.is_action() {
-                        non_action += 1;
+                        batch.non_action += 1;
                         if self.forward.is_some() {
                             fwd_spans.push(span);
                         }
@@ -224,34 +249,7 @@ impl Ingest {
                     // Conversion does not read the name (the command is an attribute): moved
                     // out for the partial_success message rather than cloned.
                     let name = std::mem::take(&mut span.name);
-                    // By value: conversion moves the attribute strings instead of copying.
-                    let converted = if encode {
-                        convert_encoded(span, host, &self.opts, encoded.buffer())
-                            .map(|w| w.inspect(|_| encoded.added()))
-                    } else {
-                        convert(span, host, &self.opts).map(|c| {
-                            c.map(|c| {
-                                actions.push(c.action);
-                                c.warnings
-                            })
-                        })
-                    };
-                    match converted {
-                        Ok(Some(warnings)) => {
-                            for w in &warnings {
-                                self.metrics.convert_warning(w.reason());
-                            }
-                        }
-                        // is_action() said otherwise; kept for completeness.
-                        Ok(None) => non_action += 1,
-                        Err(e) => {
-                            out.rejected += 1;
-                            self.metrics.spans_rejected(e.reason(), 1);
-                            if errors.len() < MAX_QUOTED_ERRORS {
-                                errors.push(format!("span {name:?}: {e}"));
-                            }
-                        }
-                    }
+                    batch.convert(span, host, || format!("span {name:?}"));
                 }
                 if !fwd_spans.is_empty() {
                     fwd_scopes.push(ScopeSpans {
@@ -269,32 +267,12 @@ impl Ingest {
                 });
             }
         }
-        self.metrics.spans_received(transport, out.received);
-        let n_actions = actions.len() + encoded.len();
-
-        let write = async {
-            if n_actions == 0 {
-                return Ok(());
-            }
-            let started = Instant::now();
-            let sink_write = async {
-                if encode {
-                    self.sink.write_encoded(&encoded).await
-                } else {
-                    self.sink.write(&actions).await
-                }
-            };
-            let r = tokio::time::timeout(self.sink_timeout, sink_write).await;
-            self.metrics.sink_write(started.elapsed());
-            match r {
-                Ok(r) => r.map_err(Some),
-                Err(_) => Err(None),
-            }
-        };
+        self.metrics
+            .received(Signal::Traces, transport, batch.out.received);
         let forward = async {
             match &self.forward {
                 Some(f) if !forward_rs.is_empty() => Some(
-                    f.send(ExportTraceServiceRequest {
+                    f.send_traces(ExportTraceServiceRequest {
                         resource_spans: forward_rs,
                     })
                     .await,
@@ -302,19 +280,180 @@ impl Ingest {
                 _ => None,
             }
         };
+        batch.deliver(forward).await
+    }
+
+    async fn ingest_log_records(
+        &self,
+        req: ExportLogsServiceRequest,
+        transport: &'static str,
+    ) -> Result<IngestOutcome, IngestError> {
+        let mut batch = Batch::new(self, Signal::Logs);
+        let mut forward_rl: Vec<ResourceLogs> = Vec::new();
+        for rl in req.resource_logs {
+            let ResourceLogs {
+                resource,
+                scope_logs,
+                schema_url,
+            } = rl;
+            let host = otlp_resource_host(resource.as_ref());
+            let mut fwd_scopes: Vec<ScopeLogs> = Vec::new();
+            for sl in scope_logs {
+                let mut fwd_records = Vec::new();
+                for record in sl.log_records {
+                    let index = batch.out.received;
+                    batch.out.received += 1;
+                    if !is_action_event(&record) {
+                        batch.non_action += 1;
+                        if self.forward.is_some() {
+                            fwd_records.push(record);
+                        }
+                        continue;
+                    }
+                    batch.convert(OtlpLogEvent::new(record), host, || {
+                        format!("log record #{index}")
+                    });
+                }
+                if !fwd_records.is_empty() {
+                    fwd_scopes.push(ScopeLogs {
+                        scope: sl.scope,
+                        log_records: fwd_records,
+                        schema_url: sl.schema_url,
+                    });
+                }
+            }
+            if !fwd_scopes.is_empty() {
+                forward_rl.push(ResourceLogs {
+                    resource,
+                    scope_logs: fwd_scopes,
+                    schema_url,
+                });
+            }
+        }
+        self.metrics
+            .received(Signal::Logs, transport, batch.out.received);
+        let forward = async {
+            match &self.forward {
+                Some(f) if !forward_rl.is_empty() => Some(
+                    f.send_logs(ExportLogsServiceRequest {
+                        resource_logs: forward_rl,
+                    })
+                    .await,
+                ),
+                _ => None,
+            }
+        };
+        batch.deliver(forward).await
+    }
+}
+
+/// One request's actions on their way to the sinks, whichever signal they came as.
+struct Batch<'a> {
+    ingest: &'a Ingest,
+    signal: Signal,
+    /// A sink that takes bytes gets them encoded straight from the decoded spans or records.
+    encode: bool,
+    actions: Vec<UserAction>,
+    encoded: EncodedBatch,
+    errors: Vec<String>,
+    non_action: u64,
+    out: IngestOutcome,
+}
+
+impl<'a> Batch<'a> {
+    fn new(ingest: &'a Ingest, signal: Signal) -> Self {
+        Self {
+            ingest,
+            signal,
+            encode: ingest.sink.takes_encoded(),
+            actions: Vec::new(),
+            encoded: EncodedBatch::default(),
+            errors: Vec::new(),
+            non_action: 0,
+            out: IngestOutcome::default(),
+        }
+    }
+
+    /// Converts one action log (by value: conversion moves the attribute strings instead
+    /// of copying them); `what` names it in an error message.
+    fn convert<S: SpanView>(&mut self, view: S, host: Option<&str>, what: impl FnOnce() -> String) {
+        let opts = &self.ingest.opts;
+        let converted = if self.encode {
+            let encoded = &mut self.encoded;
+            convert_encoded(view, host, opts, encoded.buffer())
+                .map(|w| w.inspect(|_| encoded.added()))
+        } else {
+            let actions = &mut self.actions;
+            convert(view, host, opts).map(|c| {
+                c.map(|c| {
+                    actions.push(c.action);
+                    c.warnings
+                })
+            })
+        };
+        let metrics = &self.ingest.metrics;
+        match converted {
+            Ok(Some(warnings)) => {
+                for w in &warnings {
+                    metrics.convert_warning(w.reason());
+                }
+            }
+            // The caller asked `is_action` first; kept for completeness.
+            Ok(None) => self.non_action += 1,
+            Err(e) => {
+                self.out.rejected += 1;
+                metrics.rejected(self.signal, e.reason(), 1);
+                if self.errors.len() < MAX_QUOTED_ERRORS {
+                    self.errors.push(format!("{}: {e}", what()));
+                }
+            }
+        }
+    }
+
+    /// Writes the actions to the sinks while `forward` sends the rest on, and says what
+    /// became of the request.
+    async fn deliver(
+        mut self,
+        forward: impl Future<Output = Option<Result<(), String>>>,
+    ) -> Result<IngestOutcome, IngestError> {
+        let ingest = self.ingest;
+        let metrics = &ingest.metrics;
+        let signal = self.signal;
+        let n_actions = self.actions.len() + self.encoded.len();
+        let write = async {
+            if n_actions == 0 {
+                return Ok(());
+            }
+            let started = Instant::now();
+            let sink_write = async {
+                if self.encode {
+                    ingest.sink.write_encoded(&self.encoded).await
+                } else {
+                    ingest.sink.write(&self.actions).await
+                }
+            };
+            let r = tokio::time::timeout(ingest.sink_timeout, sink_write).await;
+            metrics.sink_write(started.elapsed());
+            match r {
+                Ok(r) => r.map_err(Some),
+                Err(_) => Err(None),
+            }
+        };
         let (written, forwarded) = tokio::join!(write, forward);
+        let mut out = self.out;
+        let non_action = self.non_action;
 
         match written {
             Ok(()) => {
                 out.converted = n_actions as u64;
-                self.metrics.actions_converted(out.converted);
+                metrics.actions_converted(signal, out.converted);
             }
             Err(None) => {
-                tracing::warn!(timeout = ?self.sink_timeout, actions = n_actions, "sink write timed out");
-                self.metrics.sink_error("timeout");
+                tracing::warn!(timeout = ?ingest.sink_timeout, actions = n_actions, "sink write timed out");
+                metrics.sink_error("timeout");
                 return Err(IngestError::Unavailable(format!(
                     "sinks did not accept the batch within {:?}",
-                    self.sink_timeout
+                    ingest.sink_timeout
                 )));
             }
             Err(Some(e))
@@ -324,42 +463,46 @@ impl Ingest {
                 // Only a sink's explicit, final refusal is final; anything else (I/O errors,
                 // a sink shutting down) may pass on a retry.
                 tracing::warn!(error = %e, actions = n_actions, "sink write failed; answering retryable");
-                self.metrics.sink_error("retryable");
+                metrics.sink_error("retryable");
                 return Err(IngestError::Unavailable(e.to_string()));
             }
             Err(Some(e)) => {
                 tracing::warn!(error = %e, actions = n_actions, "sink refused the batch for good");
-                self.metrics.sink_error("rejected");
+                metrics.sink_error("rejected");
                 // A sink may refuse part of a batch (Kafka: one oversized event) and deliver
                 // the rest: only the refused ones are reported as rejected.
                 let refused = match &e {
                     actionlog::sink::SinkError::Rejected { count, .. } => (*count).min(n_actions),
                     _ => n_actions,
                 };
-                self.metrics.spans_rejected("sink_rejected", refused as u64);
+                metrics.rejected(signal, "sink_rejected", refused as u64);
                 out.rejected += refused as i64;
                 out.converted = (n_actions - refused) as u64;
-                self.metrics.actions_converted(out.converted);
-                errors.push(e.to_string());
+                metrics.actions_converted(signal, out.converted);
+                self.errors.push(e.to_string());
             }
         }
         match forwarded {
-            None if self.forward.is_some() => {
-                self.metrics.non_action_spans("forwarded", non_action)
-            }
-            None => self.metrics.non_action_spans("dropped", non_action),
-            Some(Ok(())) => self.metrics.non_action_spans("forwarded", non_action),
+            None if ingest.forward.is_some() => metrics.non_action(signal, "forwarded", non_action),
+            None => metrics.non_action(signal, "dropped", non_action),
+            Some(Ok(())) => metrics.non_action(signal, "forwarded", non_action),
             Some(Err(e)) => {
-                self.metrics.non_action_spans("forward_failed", non_action);
+                metrics.non_action(signal, "forward_failed", non_action);
                 out.rejected += non_action as i64;
-                errors.push(format!(
-                    "{non_action} non-action span(s) not forwarded: {e}"
+                self.errors.push(format!(
+                    "{non_action} non-action {} not forwarded: {e}",
+                    signal.items()
                 ));
             }
         }
         if out.rejected > 0 {
-            tracing::debug!(rejected = out.rejected, errors = ?errors, "partial success");
-            out.message = format!("{} span(s) rejected: {}", out.rejected, errors.join("; "));
+            tracing::debug!(rejected = out.rejected, errors = ?self.errors, "partial success");
+            out.message = format!(
+                "{} {} rejected: {}",
+                out.rejected,
+                signal.items(),
+                self.errors.join("; ")
+            );
         }
         Ok(out)
     }
@@ -370,19 +513,36 @@ impl Forwarder {
         let ep = Endpoint::from_shared(endpoint.to_owned())
             .map_err(|_| ServeError::ForwardEndpoint(endpoint.to_owned()))?
             .timeout(timeout);
+        let channel = ep.connect_lazy();
         Ok(Self {
-            client: TraceServiceClient::new(ep.connect_lazy()),
+            traces: TraceServiceClient::new(channel.clone()),
+            logs: LogsServiceClient::new(channel),
             timeout,
         })
     }
 
-    async fn send(&self, req: ExportTraceServiceRequest) -> Result<(), String> {
-        let mut client = self.client.clone();
+    fn status_text(status: tonic::Status) -> String {
+        format!("{:?}: {}", status.code(), status.message())
+    }
+
+    async fn send_traces(&self, req: ExportTraceServiceRequest) -> Result<(), String> {
+        let mut client = self.traces.clone();
         let mut req = tonic::Request::new(req);
         req.set_timeout(self.timeout);
         match tokio::time::timeout(self.timeout, client.export(req)).await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(status)) => Err(format!("{:?}: {}", status.code(), status.message())),
+            Ok(Err(status)) => Err(Self::status_text(status)),
+            Err(_) => Err("timed out".to_owned()),
+        }
+    }
+
+    async fn send_logs(&self, req: ExportLogsServiceRequest) -> Result<(), String> {
+        let mut client = self.logs.clone();
+        let mut req = tonic::Request::new(req);
+        req.set_timeout(self.timeout);
+        match tokio::time::timeout(self.timeout, client.export(req)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(status)) => Err(Self::status_text(status)),
             Err(_) => Err("timed out".to_owned()),
         }
     }

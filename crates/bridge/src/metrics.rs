@@ -18,15 +18,45 @@ type Label = [(&'static str, &'static str); 1];
 /// Two labels.
 type Labels2 = [(&'static str, &'static str); 2];
 
+/// The OTLP signal a request carried: the receivers take traces and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// `ExportTraceServiceRequest`: spans.
+    Traces,
+    /// `ExportLogsServiceRequest`: log records.
+    Logs,
+}
+
+impl Signal {
+    /// The metric label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Signal::Traces => "traces",
+            Signal::Logs => "logs",
+        }
+    }
+
+    /// What one item of the signal is called in messages.
+    pub fn items(self) -> &'static str {
+        match self {
+            Signal::Traces => "span(s)",
+            Signal::Logs => "log record(s)",
+        }
+    }
+}
+
 /// The bridge's metrics and their registry.
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
     spans_received: Family<Label, Counter>,
-    actions_converted: Counter,
+    log_records_received: Family<Label, Counter>,
+    actions_converted: Family<Label, Counter>,
     spans_rejected: Family<Label, Counter>,
+    log_records_rejected: Family<Label, Counter>,
     convert_warnings: Family<Label, Counter>,
     non_action_spans: Family<Label, Counter>,
+    non_action_log_records: Family<Label, Counter>,
     requests_rejected: Family<Labels2, Counter>,
     requests_unauthenticated: Family<Label, Counter>,
     sink_write_seconds: Histogram,
@@ -50,10 +80,16 @@ impl Metrics {
             "Spans received over OTLP, by transport (grpc, http)",
             spans_received.clone(),
         );
-        let actions_converted = Counter::default();
+        let log_records_received = Family::<Label, Counter>::default();
+        registry.register(
+            "log_records_received",
+            "Log records received over OTLP, by transport (grpc, http)",
+            log_records_received.clone(),
+        );
+        let actions_converted = Family::<Label, Counter>::default();
         registry.register(
             "actions_converted",
-            "Action spans converted to UserActions and accepted by the sinks",
+            "Action spans and action log events converted to UserActions and accepted by the sinks, by signal (traces, logs)",
             actions_converted.clone(),
         );
         let spans_rejected = Family::<Label, Counter>::default();
@@ -62,10 +98,16 @@ impl Metrics {
             "Spans rejected (reported in partial_success), by reason",
             spans_rejected.clone(),
         );
+        let log_records_rejected = Family::<Label, Counter>::default();
+        registry.register(
+            "log_records_rejected",
+            "Log records rejected (reported in partial_success), by reason",
+            log_records_rejected.clone(),
+        );
         let convert_warnings = Family::<Label, Counter>::default();
         registry.register(
             "convert_warnings",
-            "Conversion fallbacks applied to action spans, by reason",
+            "Conversion fallbacks applied to action spans and events, by reason",
             convert_warnings.clone(),
         );
         let non_action_spans = Family::<Label, Counter>::default();
@@ -73,6 +115,12 @@ impl Metrics {
             "non_action_spans",
             "Spans without action_log.command, by outcome (dropped, forwarded, forward_failed)",
             non_action_spans.clone(),
+        );
+        let non_action_log_records = Family::<Label, Counter>::default();
+        registry.register(
+            "non_action_log_records",
+            "Log records not named actionlog.user_action, by outcome (dropped, forwarded, forward_failed)",
+            non_action_log_records.clone(),
         );
         let requests_rejected = Family::<Labels2, Counter>::default();
         registry.register(
@@ -109,10 +157,13 @@ impl Metrics {
         Self {
             registry,
             spans_received,
+            log_records_received,
             actions_converted,
             spans_rejected,
+            log_records_rejected,
             convert_warnings,
             non_action_spans,
+            non_action_log_records,
             requests_rejected,
             requests_unauthenticated,
             sink_write_seconds,
@@ -121,21 +172,27 @@ impl Metrics {
         }
     }
 
-    /// `n` spans arrived over `transport`.
-    pub fn spans_received(&self, transport: &'static str, n: u64) {
-        self.spans_received
-            .get_or_create(&[("transport", transport)])
+    /// `n` spans or log records arrived over `transport`.
+    pub fn received(&self, signal: Signal, transport: &'static str, n: u64) {
+        let family = match signal {
+            Signal::Traces => &self.spans_received,
+            Signal::Logs => &self.log_records_received,
+        };
+        family.get_or_create(&[("transport", transport)]).inc_by(n);
+    }
+    /// `n` actions of `signal` were accepted by the sinks.
+    pub fn actions_converted(&self, signal: Signal, n: u64) {
+        self.actions_converted
+            .get_or_create(&[("signal", signal.label())])
             .inc_by(n);
     }
-    /// `n` actions were accepted by the sinks.
-    pub fn actions_converted(&self, n: u64) {
-        self.actions_converted.inc_by(n);
-    }
-    /// `n` spans were rejected for `reason`.
-    pub fn spans_rejected(&self, reason: &'static str, n: u64) {
-        self.spans_rejected
-            .get_or_create(&[("reason", reason)])
-            .inc_by(n);
+    /// `n` spans or log records were rejected for `reason`.
+    pub fn rejected(&self, signal: Signal, reason: &'static str, n: u64) {
+        let family = match signal {
+            Signal::Traces => &self.spans_rejected,
+            Signal::Logs => &self.log_records_rejected,
+        };
+        family.get_or_create(&[("reason", reason)]).inc_by(n);
     }
     /// A conversion fallback was applied.
     pub fn convert_warning(&self, reason: &'static str) {
@@ -143,12 +200,14 @@ impl Metrics {
             .get_or_create(&[("reason", reason)])
             .inc();
     }
-    /// `n` non-action spans had `outcome`.
-    pub fn non_action_spans(&self, outcome: &'static str, n: u64) {
+    /// `n` spans or log records that are not action logs had `outcome`.
+    pub fn non_action(&self, signal: Signal, outcome: &'static str, n: u64) {
         if n > 0 {
-            self.non_action_spans
-                .get_or_create(&[("outcome", outcome)])
-                .inc_by(n);
+            let family = match signal {
+                Signal::Traces => &self.non_action_spans,
+                Signal::Logs => &self.non_action_log_records,
+            };
+            family.get_or_create(&[("outcome", outcome)]).inc_by(n);
         }
     }
     /// A whole request was refused.

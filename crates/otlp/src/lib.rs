@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write;
 use std::str::FromStr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use http_body_util::{BodyExt, Full};
@@ -612,6 +612,7 @@ mod tests {
 
     use super::*;
     use actionlog::proto::LongString;
+    use std::time::UNIX_EPOCH;
 
     #[test]
     fn records_are_the_log_event_form_and_convert_back_to_the_same_action() {

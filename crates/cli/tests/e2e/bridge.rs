@@ -104,7 +104,11 @@ fn python_client_round_trip(protocol: &str, gzip: bool) {
         11.0,
         "{m}"
     );
-    assert_eq!(metric(&m, "actionlog_actions_converted_total"), 7.0, "{m}");
+    assert_eq!(
+        metric(&m, "actionlog_actions_converted_total{signal=\"traces\"}"),
+        7.0,
+        "{m}"
+    );
     assert_eq!(
         metric(&m, "actionlog_non_action_spans_total{outcome=\"dropped\"}"),
         4.0,
@@ -669,17 +673,15 @@ async fn start_logs_receiver(recv: LogsReceiver) -> SocketAddr {
     addr
 }
 
-fn body_map(
+/// A log event's attributes; events carry no body.
+fn attr_map(
     r: &opentelemetry_proto::tonic::logs::v1::LogRecord,
 ) -> BTreeMap<String, any_value::Value> {
-    match r.body.as_ref().and_then(|b| b.value.clone()) {
-        Some(any_value::Value::KvlistValue(l)) => l
-            .values
-            .into_iter()
-            .filter_map(|kv| Some((kv.key, kv.value?.value?)))
-            .collect(),
-        other => panic!("body is not a map: {other:?}"),
-    }
+    assert!(r.body.is_none(), "an event carries no body: {:?}", r.body);
+    r.attributes
+        .iter()
+        .filter_map(|kv| Some((kv.key.clone(), kv.value.clone()?.value?)))
+        .collect()
 }
 
 #[test]
@@ -726,29 +728,24 @@ fn bridge_with_otlp_log_sink_delivers_log_events_with_the_documented_mapping() {
     assert_eq!(r.time_unix_nano, 1_700_000_000_001_000_000);
     assert_eq!(r.span_id, 2u64.to_be_bytes().to_vec());
     assert_eq!(r.trace_id, action_span(1, "x").trace_id);
-    let attrs: BTreeMap<_, _> = r
-        .attributes
-        .iter()
-        .map(|kv| (kv.key.clone(), kv.value.clone().unwrap().value.unwrap()))
-        .collect();
+    let attrs = attr_map(r);
     assert_eq!(attrs["enduser.id"], sv("user1@example.com"));
     assert_eq!(attrs["action_log.command"], sv("_get_table_metadata"));
-    let body = body_map(r);
-    assert_eq!(body["command"], sv("_get_table_metadata"));
-    assert_eq!(body["user"], sv("user1@example.com"));
-    assert_eq!(body["keyword_args_json"], sv("{\"n\":1}"));
+    assert_eq!(attrs["action_log.keyword_args_json"], sv("{\"n\":1}"));
     assert_eq!(
-        body["start_epoch_ms"],
-        any_value::Value::IntValue(1_700_000_000_001)
-    );
-    assert_eq!(
-        body["end_epoch_ms"],
+        attrs["action_log.end_epoch_ms"],
         any_value::Value::IntValue(1_700_000_000_006)
     );
+    assert!(!attrs.contains_key("exception.message"));
     assert_eq!(r.severity_text, "INFO");
+    assert_eq!(r.severity_number, 9);
     let e = &records[1];
     assert_eq!(e.severity_text, "ERROR");
-    assert_eq!(body_map(e)["error"], sv("PermissionError: nope"));
+    assert_eq!(e.severity_number, 17);
+    assert_eq!(
+        attr_map(e)["exception.message"],
+        sv("PermissionError: nope")
+    );
 }
 
 // ---- forwarding and configuration -------------------------------------------------------
@@ -997,7 +994,10 @@ fn otlp_log_sink_over_http_retries_503_then_delivers_gzip_protobuf() {
     let r = &req.resource_logs[0].scope_logs[0].log_records[0];
     assert_eq!(r.event_name, "actionlog.user_action");
     assert_eq!(r.span_id, vec![1, 2, 3, 4, 5, 6, 7, 8]);
-    assert_eq!(body_map(r)["command"], sv("_log_update_bookmark"));
+    assert_eq!(
+        attr_map(r)["action_log.command"],
+        sv("_log_update_bookmark")
+    );
 }
 
 #[test]

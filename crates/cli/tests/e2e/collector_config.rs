@@ -95,7 +95,8 @@ fn every_file_parses_and_is_explained_in_the_readme() {
 }
 
 #[test]
-fn apps_to_collector_to_bridge_filters_on_the_command_and_targets_the_bridge_port() {
+fn apps_to_collector_to_bridge_filters_on_the_command_and_the_event_name_and_targets_the_bridge_port()
+ {
     let doc = yaml(&dir().join("apps-to-collector-to-bridge.yaml"));
     let filter = &doc["processors"]["filter/action_spans_only"]["traces"]["span"][0];
     assert_eq!(
@@ -125,6 +126,19 @@ fn apps_to_collector_to_bridge_filters_on_the_command_and_targets_the_bridge_por
         serde_json::json!(["otlp/actionlog_bridge"])
     );
     assert_eq!(actions["processors"][0], "filter/action_spans_only");
+    // The logs pipeline keeps exactly the records the bridge converts: named as the
+    // convention names an action event.
+    let filter = &doc["processors"]["filter/action_events_only"]["logs"]["log_record"][0];
+    assert_eq!(
+        filter.as_str().unwrap(),
+        format!("event_name != \"{}\"", convention::EVENT_NAME)
+    );
+    let events = &doc["service"]["pipelines"]["logs/actions"];
+    assert_eq!(
+        events["exporters"],
+        serde_json::json!(["otlp/actionlog_bridge"])
+    );
+    assert_eq!(events["processors"][0], "filter/action_events_only");
 }
 
 #[test]

@@ -979,7 +979,7 @@ fn fault_warehouse_on_a_read_only_disk_acknowledges_nothing() {
         "read-only warehouse (tmpfs mounted ro): answers {:?}; {} converted; {files} file(s), \
          {hidden} temporary file(s), {} row(s) in the warehouse",
         answers.iter().map(|a| a.0).collect::<Vec<_>>(),
-        metric(&m, "actionlog_actions_converted_total"),
+        metric(&m, "actionlog_actions_converted_total{signal=\"traces\"}"),
         ids.len()
     );
     for (status, body) in &answers {
@@ -989,7 +989,10 @@ fn fault_warehouse_on_a_read_only_disk_acknowledges_nothing() {
             "a clear error: {body}"
         );
     }
-    assert_eq!(metric(&m, "actionlog_actions_converted_total"), 0.0);
+    assert_eq!(
+        metric(&m, "actionlog_actions_converted_total{signal=\"traces\"}"),
+        0.0
+    );
     assert!(log.contains("Read-only file system"), "{log}");
     assert_eq!((files, hidden, ids.len()), (0, 0, 0));
 }

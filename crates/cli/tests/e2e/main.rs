@@ -30,4 +30,5 @@ mod kafka;
 mod kpi;
 #[cfg(feature = "kafka")]
 mod load;
+mod logs;
 mod security;
