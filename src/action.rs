@@ -20,12 +20,17 @@
 //! The span goes to the tracer set with [`set_tracer_provider`], or else to OpenTelemetry's
 //! global tracer provider. An action dropped without [`ActionSpan::finish`] (an early
 //! return, a cancelled future, a panic) still ends its span, recorded as an error.
+//!
+//! After [`set_logger_provider`], each action is emitted as a log event instead (the
+//! log-event form of `docs/conventions.md`, one record when the action ends, in the trace
+//! of the caller's span), or as well as a span when a tracer provider was set too: the two
+//! then carry the same ids and convert to the same `UserAction`.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt::Display;
 use std::sync::RwLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use opentelemetry::global::{BoxedSpan, BoxedTracer};
@@ -33,6 +38,7 @@ use opentelemetry::trace::{
     Span as _, SpanBuilder, SpanContext, SpanKind, Status, TraceContextExt,
 };
 use opentelemetry::{Context, InstrumentationScope, KeyValue, StringValue, Value};
+use opentelemetry_sdk::logs::SdkLogger;
 use opentelemetry_sdk::trace::SdkTracer;
 use serde::Serialize;
 
@@ -46,6 +52,14 @@ use crate::{redact, user};
 static TRACER: RwLock<Option<SdkTracer>> = RwLock::new(None);
 /// Bumped on every change of `TRACER`.
 static TRACER_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// The logger of [`set_logger_provider`].
+static LOGGER: RwLock<Option<SdkLogger>> = RwLock::new(None);
+/// Which providers were set: [`TRACER_SET`], [`LOGGER_SET`]. One load tells an action which
+/// signals to emit, so the span-only default pays nothing for the log option.
+static SIGNALS: AtomicU8 = AtomicU8::new(0);
+const TRACER_SET: u8 = 1;
+const LOGGER_SET: u8 = 2;
 
 thread_local! {
     /// This thread's copy of `TRACER` and the generation it was taken at. Taking the shared
@@ -142,7 +156,30 @@ pub fn reset_tracer_provider() {
     replace_tracer(None);
 }
 
+/// Emits each action as a log event to `provider` (its logger named `actionlog`): instead
+/// of a span, or as well as one when [`set_tracer_provider`] was called too.
+///
+/// Convert the events back with [`UserActionLogExporter`](crate::exporter::UserActionLogExporter)
+/// in process, or send them over OTLP to `actionlog serve`.
+pub fn set_logger_provider(provider: &opentelemetry_sdk::logs::SdkLoggerProvider) {
+    use opentelemetry::logs::LoggerProvider as _;
+    let logger = provider.logger_with_scope(scope());
+    *LOGGER.write().unwrap_or_else(|p| p.into_inner()) = Some(logger);
+    SIGNALS.fetch_or(LOGGER_SET, Ordering::AcqRel);
+}
+
+/// Stops emitting actions as log events: spans only again.
+pub fn reset_logger_provider() {
+    SIGNALS.fetch_and(!LOGGER_SET, Ordering::AcqRel);
+    *LOGGER.write().unwrap_or_else(|p| p.into_inner()) = None;
+}
+
 fn replace_tracer(tracer: Option<SdkTracer>) {
+    if tracer.is_some() {
+        SIGNALS.fetch_or(TRACER_SET, Ordering::AcqRel);
+    } else {
+        SIGNALS.fetch_and(!TRACER_SET, Ordering::AcqRel);
+    }
     let mut shared = TRACER.write().unwrap_or_else(|p| p.into_inner());
     *shared = tracer;
     TRACER_GENERATION.fetch_add(1, Ordering::Release);
@@ -186,6 +223,9 @@ enum ActionOtelSpan {
     // and that version measured no faster than a span inside the context (docs/benchmarks.md).
     Sdk(Box<opentelemetry_sdk::trace::Span>),
     Global(BoxedSpan),
+    /// No span: the action is a log event only. Holds the caller's span context, the trace
+    /// the event belongs to.
+    Absent(SpanContext),
 }
 
 impl std::fmt::Debug for ActionOtelSpan {
@@ -201,6 +241,7 @@ impl ActionOtelSpan {
         match self {
             Self::Sdk(s) => s.span_context(),
             Self::Global(s) => s.span_context(),
+            Self::Absent(sc) => sc,
         }
     }
 
@@ -208,6 +249,7 @@ impl ActionOtelSpan {
         match self {
             Self::Sdk(s) => s.set_attribute(kv),
             Self::Global(s) => s.set_attribute(kv),
+            Self::Absent(_) => {}
         }
     }
 
@@ -215,6 +257,7 @@ impl ActionOtelSpan {
         match self {
             Self::Sdk(s) => s.set_status(status),
             Self::Global(s) => s.set_status(status),
+            Self::Absent(_) => {}
         }
     }
 
@@ -222,6 +265,7 @@ impl ActionOtelSpan {
         match self {
             Self::Sdk(s) => s.end_with_timestamp(end),
             Self::Global(s) => s.end_with_timestamp(end),
+            Self::Absent(_) => {}
         }
     }
 }
@@ -589,13 +633,38 @@ impl ActionLog {
         }
 
         let parent = Context::current();
-        let parts = SpanParts {
-            name: self.command,
-            start,
-            attributes: attrs,
+        let signals = SIGNALS.load(Ordering::Acquire);
+        let logger = if signals & LOGGER_SET != 0 {
+            LOGGER.read().unwrap_or_else(|p| p.into_inner()).clone()
+        } else {
+            None
         };
-        let span = start_span(parts, &parent);
-        let cx = parent.with_remote_span_context(span.span_context().clone());
+        let spans = logger.is_none() || signals & TRACER_SET != 0;
+        let event = logger.map(|logger| {
+            Box::new(PendingEvent {
+                logger,
+                start,
+                attributes: if spans {
+                    attrs.clone()
+                } else {
+                    std::mem::take(&mut attrs)
+                },
+            })
+        });
+        let (span, cx) = if spans {
+            let parts = SpanParts {
+                name: self.command,
+                start,
+                attributes: attrs,
+            };
+            let span = start_span(parts, &parent);
+            let cx = parent.with_remote_span_context(span.span_context().clone());
+            (span, cx)
+        } else {
+            // The body runs in the caller's context: there is no span to be a parent.
+            let sc = parent.span().span_context().clone();
+            (ActionOtelSpan::Absent(sc), parent)
+        };
 
         if let Some(mut record) = pre_record {
             let sc = span.span_context();
@@ -605,6 +674,7 @@ impl ActionLog {
             return ActionSpan {
                 span,
                 cx,
+                event,
                 record: Some(record),
                 output: None,
                 raw_output: false,
@@ -615,6 +685,7 @@ impl ActionLog {
         ActionSpan {
             span,
             cx,
+            event,
             record: None,
             output: None,
             raw_output: false,
@@ -631,6 +702,8 @@ pub struct ActionSpan {
     span: ActionOtelSpan,
     /// The caller's context with this span's identity as the active span.
     cx: Context,
+    /// The log event to emit at the end, when a logger provider is set.
+    event: Option<Box<PendingEvent>>,
     // Boxed: only callbacks need it, and inline it made every move of the span 200 bytes
     // longer.
     record: Option<Box<UserAction>>,
@@ -706,6 +779,15 @@ impl ActionSpan {
         }
         self.finished = true;
         let end = clock_end();
+        if let Some(event) = self.event.take() {
+            event.emit(
+                end,
+                self.output.as_deref(),
+                self.raw_output,
+                self.error.as_ref(),
+                self.span.span_context(),
+            );
+        }
         let span = &mut self.span;
         // The output is copied only when a post-execution callback needs it too.
         let output = if self.record.is_some() {
@@ -750,6 +832,67 @@ impl Drop for ActionSpan {
             }
             self.end();
         }
+    }
+}
+
+/// An action's log event, waiting for the action to end.
+#[derive(Debug)]
+struct PendingEvent {
+    logger: SdkLogger,
+    start: SystemTime,
+    /// The attributes the span starts with (the same keys: one convention).
+    attributes: Vec<KeyValue>,
+}
+
+impl PendingEvent {
+    /// Emits the record: the start as its timestamp, the end, output and error as
+    /// attributes, in the trace of `sc` (the action's span, or the caller's).
+    fn emit(
+        self,
+        end: SystemTime,
+        output: Option<&str>,
+        raw_output: bool,
+        error: Option<&(String, String)>,
+        sc: &SpanContext,
+    ) {
+        use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, Severity};
+        fn any(v: Value) -> AnyValue {
+            match v {
+                Value::String(s) => AnyValue::String(s),
+                Value::Bool(b) => AnyValue::Boolean(b),
+                Value::I64(i) => AnyValue::Int(i),
+                Value::F64(f) => AnyValue::Double(f),
+                other => AnyValue::String(other.to_string().into()),
+            }
+        }
+        let mut r = self.logger.create_log_record();
+        r.set_event_name(key::EVENT_NAME);
+        r.set_timestamp(self.start);
+        let (severity, text) = if error.is_some() {
+            (Severity::Error, "ERROR")
+        } else {
+            (Severity::Info, "INFO")
+        };
+        r.set_severity_number(severity);
+        r.set_severity_text(text);
+        for kv in self.attributes {
+            r.add_attribute(kv.key, any(kv.value));
+        }
+        if let Some(out) = output {
+            r.add_attribute(key::OUTPUT, out.to_owned());
+            if raw_output {
+                r.add_attribute(key::JSON_UNCHECKED, true);
+            }
+        }
+        if let Some((ty, msg)) = error {
+            r.add_attribute(key::EXCEPTION_TYPE, ty.clone());
+            r.add_attribute(key::EXCEPTION_MESSAGE, msg.clone());
+        }
+        r.add_attribute(key::END_EPOCH_MS, epoch_ms(end));
+        if sc.is_valid() {
+            r.set_trace_context(sc.trace_id(), sc.span_id(), Some(sc.trace_flags()));
+        }
+        self.logger.emit(r);
     }
 }
 

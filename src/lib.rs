@@ -45,9 +45,12 @@ mod runtime;
 pub mod sink;
 pub mod user;
 
-pub use action::{ActionLog, ActionSpan, reset_tracer_provider, set_tracer_provider};
+pub use action::{
+    ActionLog, ActionSpan, reset_logger_provider, reset_tracer_provider, set_logger_provider,
+    set_tracer_provider,
+};
 pub use actionlog_macros::action_log;
-pub use exporter::UserActionExporter;
+pub use exporter::{UserActionExporter, UserActionLogExporter};
 pub use proto::UserAction;
 
 /// Support for the code `#[action_log]` generates. Not a public API.

@@ -7,5 +7,6 @@ mod support;
 
 mod decorator;
 mod exporter;
+mod log_events;
 mod tracing_compat;
 mod wire_compat;

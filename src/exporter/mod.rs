@@ -1,5 +1,6 @@
 //! `UserActionExporter`: an OpenTelemetry span exporter that turns action-log spans into
-//! `UserAction`s and hands them to a [`Sink`].
+//! `UserAction`s and hands them to a [`Sink`]; [`UserActionLogExporter`] does the same for
+//! action log events (built by the same builder, [`UserActionExporterBuilder::build_log_exporter`]).
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -39,7 +40,12 @@ use crate::sink::{EncodedBatch, Sink, SinkError};
 /// Default time allowed for one sink call.
 pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The inner exporter used when none is configured: drops non-action spans.
+mod logs;
+
+pub use logs::UserActionLogExporter;
+
+/// The inner exporter used when none is configured: drops non-action spans (or, behind
+/// the log exporter, non-action log records).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct DropNonActions;
 
@@ -49,22 +55,28 @@ impl SpanExporter for DropNonActions {
     }
 }
 
+impl opentelemetry_sdk::logs::LogExporter for DropNonActions {
+    async fn export(&self, _batch: opentelemetry_sdk::logs::LogBatch<'_>) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
 /// Counters describing what an exporter has done, shared with whoever asked for them.
 #[derive(Debug, Default)]
 pub struct ExporterStats {
-    /// Action spans converted and accepted by the sink.
+    /// Action spans (or events) converted and accepted by the sink.
     pub exported: AtomicU64,
-    /// Action spans converted but refused by the sink (or timed out).
+    /// Action spans (or events) converted but refused by the sink (or timed out).
     pub failed: AtomicU64,
-    /// Action spans that could not be converted (see `ConvertError`).
+    /// Action spans (or events) that could not be converted (see `ConvertError`).
     pub rejected: AtomicU64,
     /// Conversion fallbacks applied (see `ConvertWarning`).
     pub warnings: AtomicU64,
-    /// Non-action spans passed to the inner exporter.
+    /// Non-action spans (or log records) passed to the inner exporter.
     pub forwarded: AtomicU64,
 }
 
-/// Builds a [`UserActionExporter`].
+/// Builds a [`UserActionExporter`] (spans) or a [`UserActionLogExporter`] (log events).
 #[derive(Debug)]
 pub struct UserActionExporterBuilder<I = DropNonActions> {
     sink: Option<Arc<dyn Sink>>,
@@ -81,15 +93,16 @@ pub enum BuildError {
     NoSink,
 }
 
-impl<I: SpanExporter> UserActionExporterBuilder<I> {
+impl<I> UserActionExporterBuilder<I> {
     /// Where converted actions go (required).
     pub fn with_sink(mut self, sink: Arc<dyn Sink>) -> Self {
         self.sink = Some(sink);
         self
     }
 
-    /// Passes non-action spans to `inner` (for example an OTLP span exporter).
-    pub fn with_inner<J: SpanExporter>(self, inner: J) -> UserActionExporterBuilder<J> {
+    /// Passes non-action spans to `inner` (for example an OTLP span exporter); for the log
+    /// exporter, non-action log records (an OTLP log exporter).
+    pub fn with_inner<J>(self, inner: J) -> UserActionExporterBuilder<J> {
         UserActionExporterBuilder {
             sink: self.sink,
             inner,
@@ -110,24 +123,46 @@ impl<I: SpanExporter> UserActionExporterBuilder<I> {
         self
     }
 
-    /// Builds the exporter.
-    pub fn build(self) -> Result<UserActionExporter<I>, BuildError> {
-        Ok(UserActionExporter {
+    fn into_parts(self) -> Result<(Core, I), BuildError> {
+        let core = Core {
             sink: self.sink.ok_or(BuildError::NoSink)?,
-            inner: self.inner,
             options: self.options,
             timeout: self.timeout,
             resource_host: None,
             is_shutdown: AtomicBool::new(false),
             stats: Arc::new(ExporterStats::default()),
-        })
+        };
+        Ok((core, self.inner))
+    }
+}
+
+impl<I: SpanExporter> UserActionExporterBuilder<I> {
+    /// Builds the span exporter.
+    pub fn build(self) -> Result<UserActionExporter<I>, BuildError> {
+        let (core, inner) = self.into_parts()?;
+        Ok(UserActionExporter { core, inner })
+    }
+}
+
+impl<I: opentelemetry_sdk::logs::LogExporter> UserActionExporterBuilder<I> {
+    /// Builds the log exporter: action events (log records named
+    /// [`EVENT_NAME`](crate::convention::EVENT_NAME)) become `UserAction`s by the same
+    /// conversion as spans.
+    pub fn build_log_exporter(self) -> Result<UserActionLogExporter<I>, BuildError> {
+        let (core, inner) = self.into_parts()?;
+        Ok(UserActionLogExporter { core, inner })
     }
 }
 
 /// The span exporter: action spans → `UserAction` → sink; other spans → inner exporter.
 pub struct UserActionExporter<I = DropNonActions> {
-    sink: Arc<dyn Sink>,
+    core: Core,
     inner: I,
+}
+
+/// What both exporters share: the sink and the calls to it, conversion settings, counters.
+struct Core {
+    sink: Arc<dyn Sink>,
     options: ConvertOptions,
     timeout: Duration,
     resource_host: Option<String>,
@@ -156,9 +191,11 @@ impl UserActionExporter {
 impl<I> UserActionExporter<I> {
     /// The exporter's counters.
     pub fn stats(&self) -> Arc<ExporterStats> {
-        self.stats.clone()
+        self.core.stats.clone()
     }
+}
 
+impl Core {
     /// Runs `f(sink)` on the sink runtime, bounded by `timeout`.
     fn on_sink_runtime<F, Fut>(
         &self,
@@ -228,7 +265,7 @@ impl<I> UserActionExporter<I> {
         }
     }
 
-    /// Counts (and logs) one span's conversion outcome.
+    /// Counts (and logs) one span's or event's conversion outcome.
     fn tally(&self, name: &str, converted: Result<Option<Vec<ConvertWarning>>, ConvertError>) {
         match converted {
             Ok(Some(warnings)) => {
@@ -255,17 +292,51 @@ impl<I> UserActionExporter<I> {
         futures::executor::block_on(self.on_sink_runtime(timeout, f))
             .map_err(|e| OTelSdkError::InternalFailure(e.to_string()))
     }
+
+    /// Writes what a batch converted to: bytes when the sink takes them, else actions.
+    async fn write(&self, actions: Vec<UserAction>, bytes: EncodedBatch) -> OTelSdkResult {
+        if !bytes.is_empty() {
+            self.write_encoded(bytes).await
+        } else if !actions.is_empty() {
+            self.write_actions(actions).await
+        } else {
+            Ok(())
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.blocking_sink_call(self.timeout, |s| async move { s.flush().await })
+    }
+
+    fn shutdown(&self, timeout: Duration) -> OTelSdkResult {
+        if self.is_shutdown.swap(true, Ordering::AcqRel) {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        // The sink gets the deadline; the extra second lets its own report arrive.
+        self.blocking_sink_call(timeout + Duration::from_secs(1), move |s| async move {
+            s.shutdown(timeout).await
+        })
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.resource_host =
+            match resource.get(&opentelemetry::Key::from_static_str(key::HOST_NAME)) {
+                Some(Value::String(s)) => Some(s.to_string()),
+                _ => None,
+            };
+    }
 }
 
 impl<I: SpanExporter> SpanExporter for UserActionExporter<I> {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        if self.is_shutdown.load(Ordering::Acquire) {
+        let core = &self.core;
+        if core.is_shutdown.load(Ordering::Acquire) {
             return Err(OTelSdkError::AlreadyShutdown);
         }
         // A sink that takes bytes gets them encoded straight from the spans' attributes,
         // without an owned UserAction in between.
-        let encoded = self.sink.takes_encoded();
-        let host = self.resource_host.as_deref();
+        let encoded = core.sink.takes_encoded();
+        let host = core.resource_host.as_deref();
         let mut actions = Vec::with_capacity(if encoded { 0 } else { batch.len() });
         let mut bytes = EncodedBatch::with_capacity(if encoded { batch.len() * 256 } else { 0 });
         // Conversion reads the borrowed spans, and the batch is freed in one go afterwards.
@@ -280,10 +351,10 @@ impl<I: SpanExporter> SpanExporter for UserActionExporter<I> {
         let mut not_actions = 0usize;
         for span in &batch {
             let converted = if encoded {
-                convert_encoded(span, host, &self.options, bytes.buffer())
+                convert_encoded(span, host, &core.options, bytes.buffer())
                     .map(|w| w.inspect(|_| bytes.added()))
             } else {
-                convert(span, host, &self.options).map(|c| {
+                convert(span, host, &core.options).map(|c| {
                     c.map(|c| {
                         actions.push(c.action);
                         c.warnings
@@ -291,7 +362,7 @@ impl<I: SpanExporter> SpanExporter for UserActionExporter<I> {
                 })
             };
             not_actions += usize::from(matches!(converted, Ok(None)));
-            self.tally(&span.name, converted);
+            core.tally(&span.name, converted);
         }
         let others: Vec<SpanData> = if not_actions == 0 {
             drop(batch);
@@ -299,17 +370,11 @@ impl<I: SpanExporter> SpanExporter for UserActionExporter<I> {
         } else {
             batch.into_iter().filter(|span| !span.is_action()).collect()
         };
-        let sink_result = if !bytes.is_empty() {
-            self.write_encoded(bytes).await
-        } else if !actions.is_empty() {
-            self.write_actions(actions).await
-        } else {
-            Ok(())
-        };
+        let sink_result = core.write(actions, bytes).await;
         let inner_result = if others.is_empty() {
             Ok(())
         } else {
-            self.stats
+            core.stats
                 .forwarded
                 .fetch_add(others.len() as u64, Ordering::Relaxed);
             self.inner.export(others).await
@@ -318,28 +383,17 @@ impl<I: SpanExporter> SpanExporter for UserActionExporter<I> {
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        let sink_result = self.blocking_sink_call(self.timeout, |s| async move { s.flush().await });
-        sink_result.and(self.inner.force_flush())
+        self.core.force_flush().and(self.inner.force_flush())
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        if self.is_shutdown.swap(true, Ordering::AcqRel) {
-            return Err(OTelSdkError::AlreadyShutdown);
-        }
-        // The sink gets the deadline; the extra second lets its own report arrive.
-        let sink_result = self
-            .blocking_sink_call(timeout + Duration::from_secs(1), move |s| async move {
-                s.shutdown(timeout).await
-            });
-        sink_result.and(self.inner.shutdown_with_timeout(timeout))
+        self.core
+            .shutdown(timeout)
+            .and(self.inner.shutdown_with_timeout(timeout))
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        self.resource_host =
-            match resource.get(&opentelemetry::Key::from_static_str(key::HOST_NAME)) {
-                Some(Value::String(s)) => Some(s.to_string()),
-                _ => None,
-            };
+        self.core.set_resource(resource);
         self.inner.set_resource(resource);
     }
 }
