@@ -4,6 +4,11 @@
 //!   the SDK's batch processor and `UserActionExporter` behind it, sink discarding.
 //! - `bare_otel_span`: the floor — an SDK span carrying the same attributes, same
 //!   processor, a no-op exporter.
+//! - `log_event/decorated_call_as_log_event`: the same decorated call emitted as a log
+//!   event (`set_logger_provider`), the SDK's batch log processor and
+//!   `UserActionLogExporter` behind it, sink discarding; `log_event/bare_otel_log_record`:
+//!   its floor, an SDK log record with the same attributes, same processor, a no-op
+//!   exporter.
 //! - `convert_and_encode`: span data → encoded UserAction bytes (the exporter's work per
 //!   span for a sink taking bytes), against `encode_only`: prost encoding of the same,
 //!   already-built UserAction (both length-delimited, as the file sink writes them). The
@@ -207,5 +212,93 @@ fn conversion(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, decorated, conversion);
+#[derive(Debug, Clone, Default)]
+struct NoopLogExporter;
+
+impl opentelemetry_sdk::logs::LogExporter for NoopLogExporter {
+    async fn export(&self, _batch: opentelemetry_sdk::logs::LogBatch<'_>) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+/// A logger provider with the batch log processor configured as the span benchmarks' one.
+fn log_batch<E: opentelemetry_sdk::logs::LogExporter + 'static>(
+    exporter: E,
+) -> opentelemetry_sdk::logs::SdkLoggerProvider {
+    use opentelemetry_sdk::logs::{BatchConfigBuilder, BatchLogProcessor, SdkLoggerProvider};
+    let config = BatchConfigBuilder::default()
+        .with_max_queue_size(65_536)
+        .with_max_export_batch_size(512)
+        .with_scheduled_delay(Duration::from_millis(100))
+        .build();
+    SdkLoggerProvider::builder()
+        .with_log_processor(
+            BatchLogProcessor::builder(exporter)
+                .with_batch_config(config)
+                .build(),
+        )
+        .build()
+}
+
+fn log_events(c: &mut Criterion) {
+    use opentelemetry::logs::{
+        AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity,
+    };
+    let mut g = c.benchmark_group("log_event");
+    let exporter = UserActionExporter::builder()
+        .with_sink(Arc::new(NullSink::new()))
+        .build_log_exporter()
+        .unwrap();
+    let provider = log_batch(exporter);
+    actionlog::set_logger_provider(&provider);
+    g.bench_function("decorated_call_as_log_event", |b| b.iter(decorated_once));
+    provider.shutdown().unwrap();
+    actionlog::reset_logger_provider();
+
+    let provider = log_batch(NoopLogExporter);
+    actionlog::set_logger_provider(&provider);
+    g.bench_function("decorated_call_as_log_event_noop_exporter", |b| {
+        b.iter(decorated_once)
+    });
+    provider.shutdown().unwrap();
+    actionlog::reset_logger_provider();
+
+    let provider = log_batch(NoopLogExporter);
+    let logger = provider.logger("bench");
+    let host = actionlog::user::host_name().unwrap_or("host");
+    g.bench_function("bare_otel_log_record", |b| {
+        b.iter(|| {
+            let (t, i, s) = (
+                black_box("hive://gold.core/rides"),
+                black_box(3i64),
+                black_box("search_results"),
+            );
+            let kw = format!(r#"{{"table_key":"{t}","index":{i},"source":"{s}"}}"#);
+            let start = SystemTime::now();
+            let out = (t.len() + s.len()) as u64 + i as u64;
+            let mut r = logger.create_log_record();
+            r.set_event_name(key::EVENT_NAME);
+            r.set_timestamp(start);
+            r.set_severity_number(Severity::Info);
+            r.set_severity_text("INFO");
+            r.add_attribute(key::COMMAND, "_get_table_metadata");
+            r.add_attribute(key::ENDUSER_ID, "ada@example.com");
+            r.add_attribute(key::HOST_NAME, AnyValue::from(host.to_owned()));
+            r.add_attribute(key::POS_ARGS_JSON, "[]");
+            r.add_attribute(key::KEYWORD_ARGS_JSON, kw);
+            r.add_attribute(key::CODE_FUNCTION_NAME, "core::_get_table_metadata");
+            r.add_attribute(key::OUTPUT, out.to_string());
+            let end = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            r.add_attribute(key::END_EPOCH_MS, end);
+            logger.emit(r);
+            out
+        })
+    });
+    provider.shutdown().unwrap();
+    g.finish();
+}
+
+criterion_group!(benches, decorated, log_events, conversion);
 criterion_main!(benches);

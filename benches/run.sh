@@ -4,7 +4,7 @@
 # shared and noisy, so ratios hold where absolute times drift. The load average is printed
 # with every part.
 #
-# Usage: benches/run.sh [PART...]     PART: core python bridge latency durable kafka memory kpi
+# Usage: benches/run.sh [PART...]     PART: core python bridge latency logs durable kafka memory kpi
 #                                     (default: all of them, about 20 minutes after the builds)
 #        PY_CALLS=N: calls per timing round of the Python decorator (default 200000).
 #        KAFKA_PAIRS=N: bridge/bare pairs for figure 5, median reported (default 3).
@@ -23,7 +23,7 @@ REL="$TARGET/release"
 OUT="$TARGET/bench-results"
 mkdir -p "$OUT"
 ARGS="${BENCH_CARGO_ARGS:-}"
-PARTS="${*:-core python bridge latency durable kafka memory kpi}"
+PARTS="${*:-core python bridge latency logs durable kafka memory kpi}"
 want() { [[ " $PARTS " == *" $1 "* ]]; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -43,7 +43,7 @@ say "building (release): what the chosen parts run"
 # The bench profile (release settings) for everything, so each crate is built once for all.
 # The core's parts (criterion, the exporter burst) need only the core crate's build; the
 # binary and the load tools need the whole workspace.
-if want bridge || want latency || want durable || want kafka || want kpi; then
+if want bridge || want latency || want logs || want durable || want kafka || want kpi; then
   # shellcheck disable=SC2086
   cargo build $ARGS --profile bench --quiet -p actionlog-cli --bin actionlog --example otlp_load --example kafka_bare
 fi
@@ -141,6 +141,26 @@ if want bridge || want latency; then
   RSS=$(stop_bridge)
   echo "bridge peak RSS (VmHWM): $RSS MiB"
   echo "{\"rss_mib\": $RSS, \"load\": \"$(load)\"}" > "$OUT/bridge_rss.json"
+  rm -rf "$FILE_OUT"
+fi
+
+# ---- the same actions as log events: the logs receiver against the traces receiver --------
+if want logs; then
+  # One bridge, one file sink; rounds alternate spans and log events of the same actions
+  # (otlp_load --signal), so both see the same machine.
+  FILE_OUT=$(mktemp -d)
+  start_bridge --file "$FILE_OUT/load.pb"
+  for signal in traces logs; do
+    "$REL/examples/otlp_load" --endpoint "$GRPC" --requests 200 --batch 512 --concurrency 4 --signal "$signal" >/dev/null # warm-up
+  done
+  for round in 1 2 3; do
+    for signal in traces logs; do
+      say "signals, round $round: $signal (2000 requests of 512, 4 in flight) -> file sink"
+      "$REL/examples/otlp_load" --endpoint "$GRPC" --requests 2000 --batch 512 --concurrency 4 --signal "$signal" | tee "$OUT/signal_${signal}_$round.txt"
+      tail -1 "$OUT/signal_${signal}_$round.txt" > "$OUT/signal_${signal}_$round.json"
+    done
+  done
+  stop_bridge >/dev/null
   rm -rf "$FILE_OUT"
 fi
 

@@ -10,7 +10,8 @@
 //! ```
 //!
 //! Arguments (all optional): `--endpoint URL`, `--requests N` (total), `--batch N` (spans per
-//! request), `--concurrency N` (requests in flight), `--rate R` (requests per second in
+//! request), `--concurrency N` (requests in flight), `--signal traces|logs` (the same
+//! actions as spans, the default, or as log events), `--rate R` (requests per second in
 //! total, on a fixed schedule; without it, as fast as the bridge answers). With `--rate`,
 //! a request's latency counts from the time it was due, so a stalled bridge shows up in the
 //! percentiles instead of silently slowing the schedule down.
@@ -37,9 +38,12 @@ use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Channel;
 
-const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+const TRACES_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+const LOGS_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
 
-/// Sends ready-made request bytes as they are; decodes the response with prost.
+/// Sends ready-made request bytes as they are; decodes the response with prost. A logs
+/// response has the traces response's wire layout (`partial_success` = 1, its rejected
+/// count = 1, its message = 2), so one decoder reads both.
 #[derive(Clone, Copy, Default)]
 struct PreEncoded;
 
@@ -105,6 +109,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let batch: u64 = arg(&args, "--batch", "512").parse()?;
     let concurrency: u64 = arg(&args, "--concurrency", "4").parse::<u64>()?.max(1);
     let rate: f64 = arg(&args, "--rate", "0").parse()?;
+    let signal = arg(&args, "--signal", "traces");
+    let (path, encode): (&'static str, fn(u64, u64) -> Vec<u8>) = match signal.as_str() {
+        "traces" => (TRACES_PATH, |seq, batch| {
+            load_spans::request(seq, batch).encode_to_vec()
+        }),
+        "logs" => (LOGS_PATH, |seq, batch| {
+            load_spans::log_request(seq, batch).encode_to_vec()
+        }),
+        other => return Err(format!("--signal {other:?}: expected traces or logs").into()),
+    };
 
     // Requests are built before the clock starts: the figure is the bridge's, not ours.
     let per_worker = requests / concurrency;
@@ -112,9 +126,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for w in 0..concurrency {
         prepared.push(
             (0..per_worker)
-                .map(|r| {
-                    Bytes::from(load_spans::request(w * per_worker + r, batch).encode_to_vec())
-                })
+                .map(|r| Bytes::from(encode(w * per_worker + r, batch)))
                 .collect::<Vec<_>>(),
         );
     }
@@ -145,7 +157,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let resp = client
                     .unary(
                         tonic::Request::new(r),
-                        PathAndQuery::from_static(EXPORT_PATH),
+                        PathAndQuery::from_static(path),
                         PreEncoded,
                     )
                     .await?
@@ -178,7 +190,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let spans_per_s = total as f64 / secs;
     println!(
-        "{total} action spans in {secs:.2} s over OTLP/gRPC to {endpoint}: {spans_per_s:.0} spans/s \
+        "{total} actions as {signal} in {secs:.2} s over OTLP/gRPC to {endpoint}: {spans_per_s:.0} actions/s \
          (batch {batch}, concurrency {concurrency}{}); request latency p50 {p50:.1} ms, \
          p99 {p99:.1} ms, max {max:.1} ms; the generator used {cpu_secs:.2} CPU-seconds",
         if rate > 0.0 {
@@ -188,7 +200,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     );
     println!(
-        r#"{{"spans":{total},"secs":{secs:.4},"spans_per_s":{spans_per_s:.1},"batch":{batch},"concurrency":{concurrency},"rate":{rate},"p50_ms":{p50:.3},"p99_ms":{p99:.3},"max_ms":{max:.3},"cpu_secs":{cpu_secs:.2}}}"#
+        r#"{{"signal":"{signal}","spans":{total},"secs":{secs:.4},"spans_per_s":{spans_per_s:.1},"batch":{batch},"concurrency":{concurrency},"rate":{rate},"p50_ms":{p50:.3},"p99_ms":{p99:.3},"max_ms":{max:.3},"cpu_secs":{cpu_secs:.2}}}"#
     );
     Ok(())
 }

@@ -1,8 +1,13 @@
 //! The action spans the load examples send: shared by `otlp_load` (the bridge's input) and
-//! `kafka_bare` (which converts the same spans to get messages of the same size).
+//! `kafka_bare` (which converts the same spans to get messages of the same size). The same
+//! actions as log events, for `otlp_load --signal logs`.
 
+#![allow(dead_code)] // each example uses part of this file
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 
@@ -58,6 +63,51 @@ pub fn request(seq: u64, batch: u64) -> ExportTraceServiceRequest {
             }),
             scope_spans: vec![ScopeSpans {
                 spans: (0..batch).map(|i| span(seq * batch + i + 1)).collect(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+/// Action `n` as a log event of the convention's log-event form: the span's attributes,
+/// ids and start, the end as `action_log.end_epoch_ms`.
+pub fn log_event(n: u64) -> LogRecord {
+    let s = span(n);
+    let mut attributes = s.attributes;
+    attributes.push(KeyValue {
+        key: "action_log.end_epoch_ms".into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::IntValue(
+                (s.end_time_unix_nano / 1_000_000) as i64,
+            )),
+        }),
+        ..Default::default()
+    });
+    LogRecord {
+        time_unix_nano: s.start_time_unix_nano,
+        observed_time_unix_nano: s.start_time_unix_nano,
+        severity_number: 9,
+        severity_text: "INFO".into(),
+        event_name: "actionlog.user_action".into(),
+        attributes,
+        trace_id: s.trace_id,
+        span_id: s.span_id,
+        ..Default::default()
+    }
+}
+
+/// One logs request of `batch` action events (request `seq`): the actions of
+/// [`request`]`(seq, batch)`.
+pub fn log_request(seq: u64, batch: u64) -> ExportLogsServiceRequest {
+    ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: Some(Resource {
+                attributes: vec![kv("host.name", HOST.into())],
+                ..Default::default()
+            }),
+            scope_logs: vec![ScopeLogs {
+                log_records: (0..batch).map(|i| log_event(seq * batch + i + 1)).collect(),
                 ..Default::default()
             }],
             ..Default::default()
