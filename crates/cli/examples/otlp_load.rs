@@ -23,6 +23,8 @@
 //!
 //! The last line is JSON, for `benches/run.sh`.
 
+// The span-only helpers are for kafka_bare.
+#[allow(dead_code)]
 #[path = "common/load_spans.rs"]
 mod load_spans;
 
@@ -86,6 +88,9 @@ impl Decoder for PreEncoded {
     }
 }
 
+/// Builds and encodes request `seq` of `batch` actions.
+type EncodeRequest = fn(u64, u64) -> Vec<u8>;
+
 fn arg(args: &[String], name: &str, default: &str) -> String {
     args.iter()
         .position(|a| a == name)
@@ -110,7 +115,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let concurrency: u64 = arg(&args, "--concurrency", "4").parse::<u64>()?.max(1);
     let rate: f64 = arg(&args, "--rate", "0").parse()?;
     let signal = arg(&args, "--signal", "traces");
-    let (path, encode): (&'static str, fn(u64, u64) -> Vec<u8>) = match signal.as_str() {
+    let (path, encode): (&'static str, EncodeRequest) = match signal.as_str() {
         "traces" => (TRACES_PATH, |seq, batch| {
             load_spans::request(seq, batch).encode_to_vec()
         }),

@@ -2,8 +2,6 @@
 //! `kafka_bare` (which converts the same spans to get messages of the same size). The same
 //! actions as log events, for `otlp_load --signal logs`.
 
-#![allow(dead_code)] // each example uses part of this file
-
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
