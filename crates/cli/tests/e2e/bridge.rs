@@ -636,10 +636,12 @@ fn sigterm_with_requests_in_flight_loses_no_accepted_action() {
 
 // ---- the OTLP log-event sink ----------------------------------------------------------
 
+/// A downstream OTLP logs endpoint that keeps what it receives (refusing the first
+/// `fail_first` requests as UNAVAILABLE).
 #[derive(Debug, Clone, Default)]
-struct LogsReceiver {
-    got: Arc<Mutex<Vec<ExportLogsServiceRequest>>>,
-    fail_first: Arc<Mutex<u32>>,
+pub(crate) struct LogsReceiver {
+    pub(crate) got: Arc<Mutex<Vec<ExportLogsServiceRequest>>>,
+    pub(crate) fail_first: Arc<Mutex<u32>>,
 }
 
 #[tonic::async_trait]
@@ -660,7 +662,7 @@ impl LogsService for LogsReceiver {
     }
 }
 
-async fn start_logs_receiver(recv: LogsReceiver) -> SocketAddr {
+pub(crate) async fn start_logs_receiver(recv: LogsReceiver) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

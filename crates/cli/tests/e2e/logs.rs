@@ -264,6 +264,87 @@ fn spans_through_a_log_event_bridge_come_out_byte_for_byte_as_converted_directly
     );
 }
 
+// ---- forwarding and authentication --------------------------------------------------
+
+#[test]
+fn non_action_log_records_are_forwarded_unchanged_and_the_logs_receivers_need_the_token() {
+    use crate::bridge::{LogsReceiver, start_logs_receiver};
+    const TOKEN: &str = "logs-token-0123456789abcdef0123456789";
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    let rt = runtime();
+    let recv = LogsReceiver::default();
+    let downstream = rt.block_on(start_logs_receiver(recv.clone()));
+    let bridge = Serve::start(&[
+        "--forward-endpoint",
+        &format!("http://{downstream}"),
+        "--auth-token-file",
+        token_file.to_str().unwrap(),
+    ]);
+    let other = LogRecord {
+        time_unix_nano: 1_700_000_000_000_000_000,
+        severity_number: 13,
+        body: Some(opentelemetry_proto::tonic::common::v1::AnyValue {
+            value: Some(sv("cache miss")),
+        }),
+        attributes: vec![kv("action_log.command", sv("not an event"))],
+        ..Default::default()
+    };
+    let req = logs_request(vec![good_event(1), other.clone()]);
+    let body = req.encode_to_vec();
+    let pb = ("Content-Type", "application/x-protobuf");
+    let r = http_request(bridge.http, "POST", "/v1/logs", &[pb], &body).unwrap();
+    assert_eq!(r.status, 401, "no token");
+    let bearer = format!("Bearer {TOKEN}");
+    let r = http_request(
+        bridge.http,
+        "POST",
+        "/v1/logs",
+        &[pb, ("Authorization", bearer.as_str())],
+        &body,
+    )
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    rt.block_on(async {
+        let mut client = LogsServiceClient::connect(format!("http://{}", bridge.grpc))
+            .await
+            .expect("connect");
+        let err = client
+            .export(logs_request(vec![good_event(2)]))
+            .await
+            .expect_err("no token");
+        assert_eq!(err.code(), tonic::Code::Unauthenticated, "{err:?}");
+    });
+    let got = recv.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    let rl = &got[0].resource_logs[0];
+    assert_eq!(rl.resource, req.resource_logs[0].resource, "resource kept");
+    assert_eq!(
+        rl.scope_logs[0].log_records,
+        vec![other],
+        "only the non-action record, unchanged"
+    );
+    assert_eq!(bridge.actions().len(), 1);
+    let m = bridge.metrics();
+    assert_eq!(
+        metric(
+            &m,
+            "actionlog_non_action_log_records_total{outcome=\"forwarded\"}"
+        ),
+        1.0,
+        "{m}"
+    );
+    assert_eq!(
+        metric(
+            &m,
+            "actionlog_requests_unauthenticated_total{protocol=\"grpc\"}"
+        ),
+        1.0,
+        "{m}"
+    );
+}
+
 // ---- bad input ----------------------------------------------------------------------
 
 fn event(n: u64, attrs: Vec<opentelemetry_proto::tonic::common::v1::KeyValue>) -> LogRecord {
