@@ -66,7 +66,7 @@ if want core; then
     say "figures 1 and 3: criterion (benches/core.rs), round $round of $ROUNDS"
     # shellcheck disable=SC2086
     cargo bench $ARGS -p actionlog --bench core --quiet -- --warm-up-time 2 --measurement-time 8 2>&1 \
-      | grep -E "^(call|span)/|time:" || true
+      | grep -E "^(call|span|log_event)/|time:" || true
     python3 - "$TARGET/criterion" > "$OUT/core_round_$round.json" <<'PY'
 import json, pathlib, sys
 crit = pathlib.Path(sys.argv[1])
@@ -77,7 +77,9 @@ def est(group, name):
     return (e.get("slope") or e["mean"])["point_estimate"]
 print(json.dumps({n: est(g, n) for g, n in [("call", "decorated_call"), ("call", "decorated_call_noop_exporter"),
     ("call", "bare_otel_span"), ("span", "convert_and_encode"), ("span", "convert_and_encode_foreign"),
-    ("span", "convert_and_encode_unchecked"), ("span", "encode_only")]}))
+    ("span", "convert_and_encode_unchecked"), ("span", "encode_only"),
+    ("log_event", "decorated_call_as_log_event"), ("log_event", "decorated_call_as_log_event_noop_exporter"),
+    ("log_event", "bare_otel_log_record")]}))
 PY
   done
   echo "{\"load\": \"$(load)\"}" > "$OUT/core.json"
@@ -279,6 +281,17 @@ if "core" in parts and r1:
     ratio = dec / r1["bare_otel_span"]
     rows.append(("1 decorated call / bare OTel span (median round)", ratio, "<= 1.5", ratio <= 1.5,
                  f"{dec:.0f} ns vs {r1['bare_otel_span']:.0f} ns; rounds: {spread('decorated_call', 'bare_otel_span')}"))
+rl = median_round("decorated_call_as_log_event", "bare_otel_log_record")
+if "core" in parts and rl:
+    ratio = rl["decorated_call_as_log_event"] / rl["bare_otel_log_record"]
+    rows.append(("  decorated call as a log event / bare OTel log record", ratio, "<= 1.5", ratio <= 1.5,
+                 f"{rl['decorated_call_as_log_event']:.0f} ns vs {rl['bare_otel_log_record']:.0f} ns (no-op exporter "
+                 f"{rl['decorated_call_as_log_event_noop_exporter']:.0f} ns); rounds: {spread('decorated_call_as_log_event', 'bare_otel_log_record')}"))
+sig = {s_: sorted(json.loads(p.read_text())["spans_per_s"] for p in out.glob(f"signal_{s_}_*.json")) for s_ in ("traces", "logs")}
+if "logs" in parts and sig["traces"] and sig["logs"]:
+    t, l = sig["traces"][len(sig["traces"]) // 2], sig["logs"][len(sig["logs"]) // 2]
+    rows.append(("  bridge -> file, log events/s / spans/s (medians)", l / t, ">= 0.9", l / t >= 0.9,
+                 f"{l:.0f} vs {t:.0f} actions/s; rounds logs {', '.join(f'{x:.0f}' for x in sig['logs'])}, spans {', '.join(f'{x:.0f}' for x in sig['traces'])}"))
 if "python" in parts and py and dec:
     rows.append(("2 Amundsen decorator / decorated call", py["ns_per_call"] / dec, ">= 20", py["ns_per_call"] / dec >= 20, f"{py['ns_per_call']:.0f} ns vs {dec:.0f} ns"))
 if "core" in parts and r3:

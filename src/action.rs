@@ -29,7 +29,7 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt::Display;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::SystemTime;
 
@@ -53,8 +53,34 @@ static TRACER: RwLock<Option<SdkTracer>> = RwLock::new(None);
 /// Bumped on every change of `TRACER`.
 static TRACER_GENERATION: AtomicU64 = AtomicU64::new(0);
 
-/// The logger of [`set_logger_provider`].
-static LOGGER: RwLock<Option<SdkLogger>> = RwLock::new(None);
+/// The logger of [`set_logger_provider`]. Shared rather than cloned per action: an
+/// `SdkLogger` clone copies its instrumentation scope, attributes and all.
+static LOGGER: RwLock<Option<Arc<SdkLogger>>> = RwLock::new(None);
+/// Bumped on every change of `LOGGER`.
+static LOGGER_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// This thread's copy of `LOGGER`, as `LOCAL_TRACER` is of `TRACER`.
+    static LOCAL_LOGGER: RefCell<(u64, Option<Arc<SdkLogger>>)> =
+        const { RefCell::new((u64::MAX, None)) };
+}
+
+/// The logger of [`set_logger_provider`], from this thread's copy when it is current.
+fn current_logger() -> Option<Arc<SdkLogger>> {
+    let generation = LOGGER_GENERATION.load(Ordering::Acquire);
+    let shared = || LOGGER.read().unwrap_or_else(|p| p.into_inner()).clone();
+    LOCAL_LOGGER
+        .try_with(|local| {
+            let Ok(mut local) = local.try_borrow_mut() else {
+                return shared();
+            };
+            if local.0 != generation {
+                *local = (generation, shared());
+            }
+            local.1.clone()
+        })
+        .unwrap_or_else(|_| shared())
+}
 /// Which providers were set: [`TRACER_SET`], [`LOGGER_SET`]. One load tells an action which
 /// signals to emit, so the span-only default pays nothing for the log option.
 static SIGNALS: AtomicU8 = AtomicU8::new(0);
@@ -164,7 +190,8 @@ pub fn reset_tracer_provider() {
 pub fn set_logger_provider(provider: &opentelemetry_sdk::logs::SdkLoggerProvider) {
     use opentelemetry::logs::LoggerProvider as _;
     let logger = provider.logger_with_scope(scope());
-    *LOGGER.write().unwrap_or_else(|p| p.into_inner()) = Some(logger);
+    *LOGGER.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(logger));
+    LOGGER_GENERATION.fetch_add(1, Ordering::Release);
     SIGNALS.fetch_or(LOGGER_SET, Ordering::AcqRel);
 }
 
@@ -172,6 +199,13 @@ pub fn set_logger_provider(provider: &opentelemetry_sdk::logs::SdkLoggerProvider
 pub fn reset_logger_provider() {
     SIGNALS.fetch_and(!LOGGER_SET, Ordering::AcqRel);
     *LOGGER.write().unwrap_or_else(|p| p.into_inner()) = None;
+    LOGGER_GENERATION.fetch_add(1, Ordering::Release);
+    // This thread lets go of the old provider now; other threads do on their next action.
+    let _ = LOCAL_LOGGER.try_with(|local| {
+        if let Ok(mut local) = local.try_borrow_mut() {
+            *local = (u64::MAX, None);
+        }
+    });
 }
 
 fn replace_tracer(tracer: Option<SdkTracer>) {
@@ -635,7 +669,7 @@ impl ActionLog {
         let parent = Context::current();
         let signals = SIGNALS.load(Ordering::Acquire);
         let logger = if signals & LOGGER_SET != 0 {
-            LOGGER.read().unwrap_or_else(|p| p.into_inner()).clone()
+            current_logger()
         } else {
             None
         };
@@ -838,7 +872,7 @@ impl Drop for ActionSpan {
 /// An action's log event, waiting for the action to end.
 #[derive(Debug)]
 struct PendingEvent {
-    logger: SdkLogger,
+    logger: Arc<SdkLogger>,
     start: SystemTime,
     /// The attributes the span starts with (the same keys: one convention).
     attributes: Vec<KeyValue>,
