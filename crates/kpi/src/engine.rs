@@ -16,7 +16,7 @@ use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig, Ses
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 
-use super::queries::{KPIS, SqlParams, VIEWS};
+use super::queries::{KPIS, SqlFile, SqlParams, VIEWS};
 use super::{KpiError, KpiReport, KpiTable, Window};
 use actionlog_warehouse::{date_to_day, list_partitions, normalize_user, schema};
 
@@ -79,8 +79,36 @@ fn resolve_window(opts: &KpiOptions, days_with_data: &[i32]) -> Result<Window, K
     Ok(Window { from_day, to_day })
 }
 
-/// Computes every KPI over the warehouse in `dir`.
-pub async fn compute(dir: &Path, opts: &KpiOptions) -> Result<KpiReport, KpiError> {
+/// What one run reads and runs, decided before any query: the window, the substituted
+/// parameters, the Parquet files and the parameter tables' contents. [`compute`] runs it on
+/// the embedded engine; [`KpiPlan::sql_script`] writes it out for another engine.
+#[derive(Debug, Clone)]
+pub struct KpiPlan {
+    /// The warehouse directory.
+    pub warehouse: PathBuf,
+    /// The window.
+    pub window: Window,
+    /// The parameters substituted into the SQL.
+    pub params: SqlParams,
+    /// The Parquet files of the window and its 29-day look-back.
+    pub files: Vec<PathBuf>,
+    /// The rows of `excluded_users`: normalised (and pseudonymised, with a key), sorted,
+    /// without repeats.
+    pub excluded_users: Vec<String>,
+    /// Whether an employee table is given (then `users_per_role` runs too).
+    pub with_employees: bool,
+}
+
+impl KpiPlan {
+    /// The KPIs this plan runs, in report order.
+    pub fn kpis(&self) -> impl Iterator<Item = &'static SqlFile> + '_ {
+        KPIS.iter()
+            .filter(|k| k.name != "users_per_role" || self.with_employees)
+    }
+}
+
+/// Lists the warehouse in `dir` and decides what a run over it reads (see [`KpiPlan`]).
+pub fn plan(dir: &Path, opts: &KpiOptions) -> Result<KpiPlan, KpiError> {
     let partitions = list_partitions(dir).map_err(|e| KpiError::Io {
         path: dir.to_path_buf(),
         source: e,
@@ -102,14 +130,34 @@ pub async fn compute(dir: &Path, opts: &KpiOptions) -> Result<KpiReport, KpiErro
         .filter(|p| p.day >= window.from_day - 29 && p.day < window.to_day)
         .flat_map(|p| p.files.iter().cloned())
         .collect();
+    let mut excluded_users: Vec<String> =
+        pseudonymised(&opts.exclude_users, opts.pseudonymiser.as_ref())
+            .iter()
+            .filter_map(|u| normalize_user(u))
+            .collect();
+    excluded_users.sort();
+    excluded_users.dedup();
+    Ok(KpiPlan {
+        warehouse: dir.to_path_buf(),
+        window,
+        params,
+        files,
+        excluded_users,
+        with_employees: opts.employees.is_some(),
+    })
+}
+
+/// Computes every KPI over the warehouse in `dir`.
+pub async fn compute(dir: &Path, opts: &KpiOptions) -> Result<KpiReport, KpiError> {
+    let plan = plan(dir, opts)?;
+    let (params, files) = (&plan.params, &plan.files);
 
     // DataFusion's own settings can be tuned from the environment (`DATAFUSION_EXECUTION_*`,
     // e.g. `DATAFUSION_EXECUTION_TARGET_PARTITIONS`); a bad value is an error, not ignored.
     let config = SessionConfig::from_env()?.with_information_schema(false);
     let ctx = SessionContext::new_with_config(config);
-    register_actions(&ctx, &files).await?;
-    let exclude = pseudonymised(&opts.exclude_users, opts.pseudonymiser.as_ref());
-    register_params(&ctx, &window, &exclude)?;
+    register_actions(&ctx, files).await?;
+    register_params(&ctx, &plan)?;
     if let Some(path) = &opts.employees {
         register_employees(&ctx, path).await?;
         if let Some(p) = &opts.pseudonymiser {
@@ -117,10 +165,7 @@ pub async fn compute(dir: &Path, opts: &KpiOptions) -> Result<KpiReport, KpiErro
         }
     }
 
-    let kpis: Vec<_> = KPIS
-        .iter()
-        .filter(|k| k.name != "users_per_role" || opts.employees.is_some())
-        .collect();
+    let kpis: Vec<&SqlFile> = plan.kpis().collect();
     let bar = if opts.progress {
         let b = ProgressBar::new((VIEWS.len() + kpis.len()) as u64);
         b.set_style(
@@ -187,10 +232,10 @@ pub async fn compute(dir: &Path, opts: &KpiOptions) -> Result<KpiReport, KpiErro
     }
     bar.finish_and_clear();
     Ok(KpiReport {
-        warehouse: dir.to_path_buf(),
-        window,
-        files_scanned: files.len(),
-        params,
+        warehouse: plan.warehouse,
+        window: plan.window,
+        files_scanned: plan.files.len(),
+        params: plan.params,
         tables,
     })
 }
@@ -286,7 +331,8 @@ async fn register_actions(ctx: &SessionContext, files: &[PathBuf]) -> Result<(),
     Ok(())
 }
 
-fn register_params(ctx: &SessionContext, w: &Window, exclude: &[String]) -> Result<(), KpiError> {
+fn register_params(ctx: &SessionContext, plan: &KpiPlan) -> Result<(), KpiError> {
+    let w = &plan.window;
     let days = Arc::new(Schema::new(vec![Field::new("day", DataType::Int32, false)]));
     let day_values: Int32Array = (w.from_day..w.to_day).collect();
     let batch = RecordBatch::try_new(days.clone(), vec![Arc::new(day_values)])?;
@@ -300,10 +346,8 @@ fn register_params(ctx: &SessionContext, w: &Window, exclude: &[String]) -> Resu
         DataType::Utf8,
         false,
     )]));
-    let mut names: Vec<String> = exclude.iter().filter_map(|u| normalize_user(u)).collect();
-    names.sort();
-    names.dedup();
-    let batch = RecordBatch::try_new(users.clone(), vec![Arc::new(StringArray::from(names))])?;
+    let names = StringArray::from(plan.excluded_users.clone());
+    let batch = RecordBatch::try_new(users.clone(), vec![Arc::new(names)])?;
     ctx.register_table(
         "excluded_users",
         Arc::new(MemTable::try_new(users, vec![vec![batch]])?),

@@ -9,6 +9,7 @@
 mod engine;
 mod queries;
 mod report;
+mod script;
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -16,9 +17,10 @@ use std::path::PathBuf;
 use datafusion::arrow::array::RecordBatch;
 use serde_json::{Map, Value, json};
 
-pub use engine::{DEFAULT_WINDOW_DAYS, KpiOptions, compute};
+pub use engine::{DEFAULT_WINDOW_DAYS, KpiOptions, KpiPlan, compute, plan};
 pub use queries::{KPIS, PLACEHOLDERS, SqlFile, SqlParams, VIEWS};
 pub use report::render_html;
+pub use script::PARAMS_MARKER;
 
 use actionlog_warehouse::day_to_date;
 
@@ -42,6 +44,14 @@ pub enum KpiError {
     /// The employee file is missing, unreadable or lacks the needed columns.
     #[error("employee file {path}: {message}")]
     BadEmployees {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// Another engine's results (`actionlog kpi --results`) are not what the script asked for.
+    #[error("results file {path}: {message}")]
+    BadResults {
         /// The file.
         path: PathBuf,
         /// What is wrong with it.

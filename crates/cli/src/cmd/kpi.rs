@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use chrono::NaiveDate;
 
 use crate::CliResult;
-use actionlog_kpi::{KpiError, KpiOptions, KpiReport, compute, render_html};
+use actionlog_kpi::{KpiError, KpiOptions, KpiReport, compute, plan, render_html};
 
 /// Exit code when the warehouse holds no data.
 pub(crate) const EXIT_NO_DATA: u8 = 3;
@@ -59,6 +59,14 @@ pub(crate) struct Args {
     /// Write the output to this file instead of stdout.
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,
+    /// Print the SQL of every KPI instead of computing it: placeholders substituted, in run
+    /// order, for another engine (Spark SQL, DuckDB; scripts/kpis-on-spark.py runs it).
+    #[arg(long, conflicts_with = "results")]
+    pub(crate) print_sql: bool,
+    /// Render the report from another engine's results of --print-sql (the JSON that
+    /// scripts/kpis-on-spark.py writes) instead of reading the warehouse.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) results: Option<PathBuf>,
     /// The key file the warehouse's users were pseudonymised with (or set
     /// ACTIONLOG_PSEUDONYM_KEY): employee e-mails and --exclude-user are hashed alike.
     #[arg(long)]
@@ -97,6 +105,17 @@ pub(crate) fn render(report: &KpiReport, format: Format) -> String {
     }
 }
 
+/// Reads another engine's results (see [`KpiReport::from_results`]).
+fn read_results(path: &std::path::Path) -> Result<KpiReport, KpiError> {
+    let bad = |message: String| KpiError::BadResults {
+        path: path.to_path_buf(),
+        message,
+    };
+    let text = std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    let value = serde_json::from_slice(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
+    KpiReport::from_results(path, &value)
+}
+
 /// Runs a KPI computation on a fresh multi-threaded runtime.
 pub(crate) fn compute_blocking(
     warehouse: &std::path::Path,
@@ -113,8 +132,22 @@ pub(crate) fn compute_blocking(
 }
 
 pub(crate) fn run(args: Args) -> CliResult {
-    let report = match compute_blocking(&args.warehouse, &args.options()?) {
-        Ok(r) => r,
+    let outcome = if let Some(path) = &args.results {
+        read_results(path).map(|r| render(&r, args.format))
+    } else if args.print_sql {
+        let options = args.options()?;
+        if options.employees.is_some() && options.pseudonymiser.is_some() {
+            return Err(
+                "--print-sql cannot pseudonymise the employee table (the embedded engine hashes it in memory): give the other engine an employee table of pseudonyms, and --print-sql no --pseudonym-key-file"
+                    .into(),
+            );
+        }
+        plan(&args.warehouse, &options).map(|p| p.sql_script())
+    } else {
+        compute_blocking(&args.warehouse, &args.options()?).map(|r| render(&r, args.format))
+    };
+    let text = match outcome {
+        Ok(t) => t,
         Err(KpiError::EmptyWarehouse) => {
             eprintln!(
                 "actionlog: error: the warehouse {} is empty: no dt=YYYY-MM-DD/*.parquet file found (land some actions first, e.g. `actionlog generate`)",
@@ -124,7 +157,6 @@ pub(crate) fn run(args: Args) -> CliResult {
         }
         Err(e) => return Err(e.into()),
     };
-    let text = render(&report, args.format);
     match &args.out {
         Some(path) => {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {

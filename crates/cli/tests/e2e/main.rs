@@ -32,3 +32,4 @@ mod kpi;
 mod load;
 mod logs;
 mod security;
+mod spark;
