@@ -26,6 +26,7 @@ import pathlib
 import sys
 
 MARKERS = ("-- table: ", "-- view: ", "-- kpi: ")
+MATERIALISE = "-- materialise: "
 PARAMS_MARKER = "-- actionlog-params: "
 
 
@@ -37,7 +38,10 @@ def blocks(script):
             params = json.loads(line[len(PARAMS_MARKER):])
             continue
         marker = next((m for m in MARKERS if line.startswith(m)), None)
-        if marker:
+        if line.startswith(MATERIALISE):
+            # Every KPI reads it: computed once here, as actionlog's own engine does.
+            out.append(["materialise", line[len(MATERIALISE):].strip(), []])
+        elif marker:
             out.append([marker[3:-2], line[len(marker):].strip(), []])
         elif out:
             out[-1][2].append(line)
@@ -89,6 +93,8 @@ def main():
             sys.exit(f"kpis-on-spark: --conf {kv!r}: expected KEY=VALUE")
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    cached = []
     try:
         # Files whose names start with `_` or `.` (in-progress writes) are skipped by Spark.
         actions = (
@@ -113,6 +119,10 @@ def main():
             )
         kpis = {}
         for kind, name, sql in statements:
+            if kind == "materialise":
+                spark.sql(f"CACHE TABLE {name}")
+                cached.append(name)
+                continue
             df = spark.sql(sql)
             if kind == "kpi":
                 rows = [[plain(v) for v in row] for row in df.collect()]
@@ -121,6 +131,8 @@ def main():
         pathlib.Path(a.out).write_text(json.dumps(out))
         print(f"kpis-on-spark: {len(kpis)} KPI(s) on Apache Spark {spark.version}: wrote {a.out}", file=sys.stderr)
     finally:
+        for name in cached:
+            spark.catalog.uncacheTable(name)
         spark.stop()
 
 

@@ -258,7 +258,7 @@ pub async fn compute(dir: &Path, opts: &KpiOptions) -> Result<KpiReport, KpiErro
 /// The SQL files stay as they are (a team's warehouse runs them as plain views); only this
 /// engine swaps each of these views for an in-memory table of the same name, holding only
 /// the columns the other SQL refers to, and drops the tables nothing reads any more.
-const MATERIALISED: [(&str, &str); 4] = [
+pub(crate) const MATERIALISED: [(&str, &str); 4] = [
     ("repeated_span_ids", "repeated_span_ids"),
     ("post_execution", "repeated_span_ids"),
     ("post_actions", "post_actions"),

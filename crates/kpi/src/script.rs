@@ -7,14 +7,18 @@
 //! statement after a marker line (`-- view: NAME`, `-- table: NAME`, `-- kpi: NAME`) so a
 //! driver can run them one by one without parsing SQL. Views and parameter tables are
 //! `CREATE OR REPLACE TEMPORARY VIEW`, which Spark SQL and DuckDB accept (a Spark view that
-//! reads temporary views must itself be temporary).
+//! reads temporary views must itself be temporary). A line `-- materialise: NAME` after a
+//! view says that the embedded engine computes the view `NAME` once at that point (see
+//! `MATERIALISED`): every KPI reads it, and an engine that inlines views would otherwise
+//! recompute it per KPI. A driver may cache it there (Spark: `CACHE TABLE NAME`); others
+//! read it as a comment.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use serde_json::{Value, json};
 
-use super::engine::KpiPlan;
+use super::engine::{KpiPlan, MATERIALISED};
 use super::queries::{KPIS, SqlParams, VIEWS};
 use super::{KpiError, KpiReport, KpiTable, Window};
 
@@ -89,6 +93,9 @@ impl KpiPlan {
                     self.params.apply(v.sql).trim()
                 ),
             );
+            for (name, _) in MATERIALISED.iter().filter(|(_, after)| *after == v.name) {
+                let _ = writeln!(out, "-- materialise: {name}\n");
+            }
         }
         for k in self.kpis() {
             statement(&mut out, "kpi", k.name, self.params.apply(k.sql).trim());
@@ -246,6 +253,20 @@ mod tests {
                 .map(|k| format!("kpi: {}", k.name)),
         );
         assert_eq!(names, expected);
+        let materialised: Vec<&str> = s
+            .lines()
+            .filter_map(|l| l.strip_prefix("-- materialise: "))
+            .collect();
+        assert_eq!(
+            materialised,
+            MATERIALISED.iter().map(|(n, _)| *n).collect::<Vec<_>>()
+        );
+        let after_its_view = |name: &str| {
+            let view = s.find(&format!("-- view: {name}\n")).unwrap();
+            let mark = s.find(&format!("-- materialise: {name}\n")).unwrap();
+            mark > view
+        };
+        assert!(MATERIALISED.iter().all(|(n, _)| after_its_view(n)));
         assert!(
             s.lines()
                 .filter(|l| !l.starts_with(PARAMS_MARKER))
