@@ -230,6 +230,8 @@ mod tests {
                 .find_map(|p| line.strip_prefix(p).map(|n| format!("{}{n}", &p[3..])))
             {
                 out.push((m, String::new()));
+            } else if line.starts_with("-- materialise: ") {
+                continue;
             } else if let Some((_, sql)) = out.last_mut() {
                 sql.push_str(line);
                 sql.push('\n');
