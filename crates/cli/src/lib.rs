@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 mod cmd;
 pub mod generate;
 
-use cmd::{decode, demo, kpi, serve};
+use cmd::{ballista, decode, demo, kpi, serve};
 #[cfg(feature = "kafka")]
 use cmd::{load, tail};
 
@@ -58,6 +58,8 @@ enum Command {
     Generate(cmd::generate::Args),
     /// Compute every KPI over the embedded warehouse (table, JSON, CSV or HTML report).
     Kpi(kpi::Args),
+    /// Run a Ballista scheduler or executor, for `kpi --engine ballista` (docs/scale.md).
+    Ballista(ballista::Args),
 }
 
 fn init_logging(filter: &str, format: LogFormat) {
@@ -109,6 +111,7 @@ pub fn main() -> ExitCode {
         #[cfg(feature = "kafka")]
         Command::Load(a) => load::run(a),
         Command::Generate(a) => cmd::generate::run(a),
+        Command::Ballista(a) => ballista::run(a),
         Command::Kpi(a) => {
             keep_freed_memory();
             kpi::run(a)

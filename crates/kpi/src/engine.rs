@@ -5,13 +5,20 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use datafusion::arrow::array::{Array, Int32Array, RecordBatch, StringArray};
+use datafusion::arrow::array::{Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::memory_pool::{
+    FairSpillPool, MemoryConsumer, MemoryReservation, TrackConsumersPool,
+};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig, SessionContext};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
@@ -44,6 +51,32 @@ pub struct KpiOptions {
     /// `exclude_users` get the same keyed hash, so the joins still match (see
     /// [`actionlog::pseudonym`]).
     pub pseudonymiser: Option<actionlog::pseudonym::Pseudonymiser>,
+    /// Where the SQL runs: this process (the default) or a Ballista cluster.
+    pub engine: Engine,
+    /// The embedded engine's memory limit in bytes (`None`: no limit). Sorts, groupings and
+    /// window functions spill to disk beyond it; the materialised views stay in memory up to
+    /// half of it and go to Parquet files in the scratch directory beyond.
+    pub memory_limit: Option<usize>,
+    /// Where spilled and materialised data go: a fresh directory below this one, removed at
+    /// the end of the run. Default: the system's temporary directory; on Ballista, the
+    /// warehouse's parent directory (every executor must read it, as it reads the
+    /// warehouse).
+    pub scratch_dir: Option<PathBuf>,
+}
+
+/// Where the KPI SQL runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// An embedded DataFusion session in this process.
+    #[default]
+    Embedded,
+    /// A Ballista cluster, through its scheduler (`df://HOST:PORT`). The scheduler and every
+    /// executor must read the warehouse, the employee table and the scratch directory at
+    /// the same absolute paths as this process (a shared directory).
+    Ballista {
+        /// The scheduler's URL, `df://HOST[:PORT]` (port 50050 when left out).
+        scheduler: String,
+    },
 }
 
 impl Default for KpiOptions {
@@ -57,6 +90,9 @@ impl Default for KpiOptions {
             employees: None,
             progress: false,
             pseudonymiser: None,
+            engine: Engine::Embedded,
+            memory_limit: None,
+            scratch_dir: None,
         }
     }
 }
@@ -151,13 +187,24 @@ pub fn plan(dir: &Path, opts: &KpiOptions) -> Result<KpiPlan, KpiError> {
 pub async fn compute(dir: &Path, opts: &KpiOptions) -> Result<KpiReport, KpiError> {
     let plan = plan(dir, opts)?;
     let (params, files) = (&plan.params, &plan.files);
-
-    // DataFusion's own settings can be tuned from the environment (`DATAFUSION_EXECUTION_*`,
-    // e.g. `DATAFUSION_EXECUTION_TARGET_PARTITIONS`); a bad value is an error, not ignored.
-    let config = SessionConfig::from_env()?.with_information_schema(false);
-    let ctx = SessionContext::new_with_config(config);
+    // A window without data has nothing to distribute: it runs here, over an empty table.
+    let engine = if files.is_empty() {
+        &Engine::Embedded
+    } else {
+        &opts.engine
+    };
+    if *engine != Engine::Embedded && opts.employees.is_some() && opts.pseudonymiser.is_some() {
+        return Err(KpiError::Unsupported(
+            "a cluster cannot pseudonymise the employee table (the embedded engine hashes it in memory): give it an employee table of pseudonyms, and no pseudonym key".into(),
+        ));
+    }
+    let scratch = Scratch::new(engine, opts, dir);
+    let ctx = session(engine, opts, &scratch).await?;
+    let mut held = Materialised::new(engine, opts.memory_limit);
     register_actions(&ctx, files).await?;
-    register_params(&ctx, &plan)?;
+    for (name, query) in plan.param_queries() {
+        ctx.sql(&format!("CREATE VIEW {name} AS {query}")).await?;
+    }
     if let Some(path) = &opts.employees {
         register_employees(&ctx, path).await?;
         if let Some(p) = &opts.pseudonymiser {
@@ -189,7 +236,7 @@ pub async fn compute(dir: &Path, opts: &KpiOptions) -> Result<KpiReport, KpiErro
         for (name, _) in MATERIALISED.iter().filter(|(_, after)| *after == v.name) {
             let started = std::time::Instant::now();
             bar.set_message(format!("{name} ({} file(s))", files.len()));
-            materialise(&ctx, name).await?;
+            held.materialise(&ctx, name, &scratch).await?;
             tracing::debug!(
                 view = name,
                 ms = started.elapsed().as_millis() as u64,
@@ -208,6 +255,7 @@ pub async fn compute(dir: &Path, opts: &KpiOptions) -> Result<KpiReport, KpiErro
             .any(|f| mentions(f.sql, name));
         if !still_read {
             ctx.deregister_table(name)?;
+            held.release(name);
         }
     }
     let mut tables = Vec::with_capacity(kpis.len());
@@ -265,32 +313,243 @@ pub(crate) const MATERIALISED: [(&str, &str); 4] = [
     ("active_days", "active_days"),
 ];
 
-/// Replaces the view `name` by an in-memory table of its result, projected onto the
-/// columns that the other SQL files mention.
-async fn materialise(ctx: &SessionContext, name: &str) -> Result<(), KpiError> {
-    let df = ctx.table(name).await?;
-    let texts: Vec<&str> = VIEWS
-        .iter()
-        .chain(KPIS.iter())
-        .filter(|f| f.name != name)
-        .map(|f| f.sql)
-        .collect();
-    let columns: Vec<String> = df
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .filter(|c| texts.iter().any(|t| mentions(t, c)))
-        .collect();
-    let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
-    let df = df.select_columns(&columns)?;
-    let schema = Arc::clone(df.schema().inner());
-    let partitions = df.collect_partitioned().await?;
-    let rows: usize = partitions.iter().flatten().map(|b| b.num_rows()).sum();
-    tracing::debug!(view = name, rows, "held in memory");
-    ctx.deregister_table(name)?;
-    ctx.register_table(name, Arc::new(MemTable::try_new(schema, partitions)?))?;
-    Ok(())
+/// The session the KPIs run in: embedded, with the memory limit and the scratch directory
+/// for spills, or on a Ballista cluster.
+async fn session(
+    engine: &Engine,
+    opts: &KpiOptions,
+    scratch: &Scratch,
+) -> Result<SessionContext, KpiError> {
+    match engine {
+        Engine::Embedded => {
+            // DataFusion's own settings can be tuned from the environment
+            // (`DATAFUSION_EXECUTION_*`, e.g. `DATAFUSION_EXECUTION_TARGET_PARTITIONS`); a bad
+            // value is an error, not ignored.
+            let config = SessionConfig::from_env()?.with_information_schema(false);
+            let mut runtime = RuntimeEnvBuilder::new();
+            if let Some(limit) = opts.memory_limit {
+                // Fair: every spilling operator of a query gets its share, so a sort cannot
+                // starve the grouping beside it; tracked: an error names the top consumers.
+                let pool = FairSpillPool::new(limit);
+                let top = std::num::NonZeroUsize::new(5).expect("5 is not zero");
+                runtime = runtime.with_memory_pool(Arc::new(TrackConsumersPool::new(pool, top)));
+            }
+            let spills =
+                DiskManagerBuilder::default().with_mode(DiskManagerMode::Directories(vec![
+                    scratch.root().to_path_buf(),
+                ]));
+            let runtime = runtime.with_disk_manager_builder(spills).build_arc()?;
+            Ok(SessionContext::new_with_config_rt(config, runtime))
+        }
+        Engine::Ballista { scheduler } => {
+            use ballista::prelude::{SessionConfigExt, SessionContextExt};
+            let config = SessionConfig::new_with_ballista()
+                .with_information_schema(false)
+                .with_ballista_job_name("actionlog kpi");
+            let state = SessionStateBuilder::new()
+                .with_config(config)
+                .with_default_features()
+                .build();
+            let ctx = SessionContext::remote_with_state(scheduler, state)
+                .await
+                .map_err(|e| KpiError::Cluster {
+                    scheduler: scheduler.clone(),
+                    message: e.to_string(),
+                })?;
+            Ok(ctx)
+        }
+    }
+}
+
+/// The run's scratch directory: spill files and materialised views written as Parquet.
+/// Created when first asked for, removed with the run.
+#[derive(Debug)]
+struct Scratch {
+    parent: PathBuf,
+    dir: std::sync::OnceLock<std::io::Result<tempfile::TempDir>>,
+}
+
+impl Scratch {
+    fn new(engine: &Engine, opts: &KpiOptions, warehouse: &Path) -> Self {
+        let parent = match (&opts.scratch_dir, engine) {
+            (Some(d), _) => d.clone(),
+            (None, Engine::Embedded) => std::env::temp_dir(),
+            // Not inside the warehouse: a driver that reads every Parquet file below it
+            // (scripts/kpis-on-spark.py) would read a left-over scratch file as actions.
+            (None, Engine::Ballista { .. }) => std::path::absolute(warehouse)
+                .ok()
+                .and_then(|w| w.parent().map(Path::to_path_buf))
+                .unwrap_or_else(std::env::temp_dir),
+        };
+        Self {
+            parent,
+            dir: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Where DataFusion spills: the parent itself (its spill files are removed as they go).
+    fn root(&self) -> &Path {
+        &self.parent
+    }
+
+    /// The run's own directory, created on first use.
+    fn dir(&self) -> Result<&Path, KpiError> {
+        let made = self.dir.get_or_init(|| {
+            std::fs::create_dir_all(&self.parent)?;
+            tempfile::Builder::new()
+                .prefix("actionlog-kpi-")
+                .tempdir_in(&self.parent)
+        });
+        match made {
+            Ok(d) => Ok(d.path()),
+            Err(e) => Err(KpiError::Io {
+                path: self.parent.clone(),
+                source: std::io::Error::new(e.kind(), e.to_string()),
+            }),
+        }
+    }
+}
+
+/// The materialised views of a run and the memory they hold.
+struct Materialised {
+    /// Materialised views in memory may take this many bytes of the pool (half the limit).
+    budget: Option<usize>,
+    /// Once a view did not fit, the later ones go straight to Parquet too.
+    to_files: bool,
+    /// The pool's reservations of the in-memory tables, by name.
+    reservations: Vec<(String, MemoryReservation)>,
+}
+
+impl std::fmt::Debug for Materialised {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Materialised")
+            .field("budget", &self.budget)
+            .field("to_files", &self.to_files)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Materialised {
+    fn new(engine: &Engine, memory_limit: Option<usize>) -> Self {
+        Self {
+            budget: memory_limit.map(|l| l / 2),
+            // A cluster's executors cannot read this process's memory.
+            to_files: *engine != Engine::Embedded,
+            reservations: Vec::new(),
+        }
+    }
+
+    fn held(&self) -> usize {
+        self.reservations.iter().map(|(_, r)| r.size()).sum()
+    }
+
+    /// Replaces the view `name` by a table of its result, projected onto the columns that
+    /// the other SQL files mention: in memory while it fits the budget, else Parquet files
+    /// in the scratch directory (written by the engine itself, on a cluster by its
+    /// executors).
+    async fn materialise(
+        &mut self,
+        ctx: &SessionContext,
+        name: &str,
+        scratch: &Scratch,
+    ) -> Result<(), KpiError> {
+        let df = ctx.table(name).await?;
+        let texts: Vec<&str> = VIEWS
+            .iter()
+            .chain(KPIS.iter())
+            .filter(|f| f.name != name)
+            .map(|f| f.sql)
+            .collect();
+        let columns: Vec<String> = df
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .filter(|c| texts.iter().any(|t| mentions(t, c)))
+            .collect();
+        let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+        let df = df.select_columns(&columns)?;
+        let schema = Arc::clone(df.schema().inner());
+        if !self.to_files {
+            if let Some((table, reservation)) = self.in_memory(ctx, name, df.clone()).await? {
+                ctx.deregister_table(name)?;
+                ctx.register_table(name, Arc::new(table))?;
+                self.reservations.push((name.to_owned(), reservation));
+                return Ok(());
+            }
+            self.to_files = true;
+            tracing::info!(
+                view = name,
+                budget = self.budget,
+                "a materialised view exceeds half the memory limit: it and the later ones go to Parquet in the scratch directory"
+            );
+        }
+        let path = std::path::absolute(scratch.dir()?.join(name)).map_err(|e| KpiError::Io {
+            path: scratch.parent.clone(),
+            source: e,
+        })?;
+        // A trailing slash: a directory of files, one per partition.
+        let url = format!("{}/", path.display());
+        df.write_parquet(&url, DataFrameWriteOptions::new(), None)
+            .await?;
+        let options =
+            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        let config = ListingTableConfig::new(ListingTableUrl::parse(&url)?)
+            .with_listing_options(options)
+            .with_schema(schema);
+        ctx.deregister_table(name)?;
+        ctx.register_table(name, Arc::new(ListingTable::try_new(config)?))?;
+        tracing::debug!(view = name, path = %path.display(), "written as Parquet");
+        Ok(())
+    }
+
+    /// The view's rows as an in-memory table whose memory the pool accounts for, or `None`
+    /// once they would take more than the budget.
+    async fn in_memory(
+        &self,
+        ctx: &SessionContext,
+        name: &str,
+        df: datafusion::dataframe::DataFrame,
+    ) -> Result<Option<(MemTable, MemoryReservation)>, KpiError> {
+        use futures::StreamExt;
+        let schema = Arc::clone(df.schema().inner());
+        let pool = &ctx.runtime_env().memory_pool;
+        let reservation = MemoryConsumer::new(format!("materialised view {name}")).register(pool);
+        let held = self.held();
+        let mut batches = Vec::new();
+        let mut stream = df.execute_stream().await?;
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            let size = batch.get_array_memory_size();
+            let over = self
+                .budget
+                .is_some_and(|b| held + reservation.size() + size > b);
+            if over || reservation.try_grow(size).is_err() {
+                return Ok(None);
+            }
+            batches.push(batch);
+        }
+        // As many partitions as the session runs in parallel, so the KPIs that read the
+        // table scan it on every core.
+        let n = ctx.copied_config().target_partitions().max(1);
+        let mut partitions = vec![Vec::new(); n];
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        for (i, b) in batches.into_iter().enumerate() {
+            partitions[i % n].push(b);
+        }
+        tracing::debug!(
+            view = name,
+            rows,
+            bytes = reservation.size(),
+            "held in memory"
+        );
+        Ok(Some((MemTable::try_new(schema, partitions)?, reservation)))
+    }
+
+    /// Gives back the memory of a table that nothing reads any more.
+    fn release(&mut self, name: &str) {
+        self.reservations.retain(|(n, _)| n != name);
+    }
 }
 
 /// Whether `sql`, outside `--` comments, contains `word` as a whole identifier (a superset
@@ -328,30 +587,6 @@ async fn register_actions(ctx: &SessionContext, files: &[PathBuf]) -> Result<(),
         .with_listing_options(options)
         .with_schema(schema());
     ctx.register_table("actions", Arc::new(ListingTable::try_new(config)?))?;
-    Ok(())
-}
-
-fn register_params(ctx: &SessionContext, plan: &KpiPlan) -> Result<(), KpiError> {
-    let w = &plan.window;
-    let days = Arc::new(Schema::new(vec![Field::new("day", DataType::Int32, false)]));
-    let day_values: Int32Array = (w.from_day..w.to_day).collect();
-    let batch = RecordBatch::try_new(days.clone(), vec![Arc::new(day_values)])?;
-    ctx.register_table(
-        "window_days",
-        Arc::new(MemTable::try_new(days, vec![vec![batch]])?),
-    )?;
-
-    let users = Arc::new(Schema::new(vec![Field::new(
-        "user_norm",
-        DataType::Utf8,
-        false,
-    )]));
-    let names = StringArray::from(plan.excluded_users.clone());
-    let batch = RecordBatch::try_new(users.clone(), vec![Arc::new(names)])?;
-    ctx.register_table(
-        "excluded_users",
-        Arc::new(MemTable::try_new(users, vec![vec![batch]])?),
-    )?;
     Ok(())
 }
 

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use datafusion::arrow::array::RecordBatch;
 use serde_json::{Map, Value, json};
 
-pub use engine::{DEFAULT_WINDOW_DAYS, KpiOptions, KpiPlan, compute, plan};
+pub use engine::{DEFAULT_WINDOW_DAYS, Engine, KpiOptions, KpiPlan, compute, plan};
 pub use queries::{KPIS, PLACEHOLDERS, SqlFile, SqlParams, VIEWS};
 pub use report::render_html;
 pub use script::PARAMS_MARKER;
@@ -57,6 +57,17 @@ pub enum KpiError {
         /// What is wrong with it.
         message: String,
     },
+    /// The Ballista scheduler could not be reached or refused the session.
+    #[error("Ballista scheduler {scheduler}: {message}")]
+    Cluster {
+        /// The scheduler's URL.
+        scheduler: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The options ask for something this engine cannot do.
+    #[error("{0}")]
+    Unsupported(String),
     /// Listing the warehouse failed.
     #[error("cannot read the warehouse at {path}: {source}")]
     Io {

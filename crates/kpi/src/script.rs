@@ -50,38 +50,14 @@ impl KpiPlan {
             out,
             "-- Each statement follows its marker line; rows of the `-- kpi:` statements are the results.\n"
         );
-        let days: Vec<String> = (self.window.from_day..self.window.to_day)
-            .map(|d| format!("({d})"))
-            .collect();
-        statement(
-            &mut out,
-            "table",
-            "window_days",
-            &format!(
-                "CREATE OR REPLACE TEMPORARY VIEW window_days AS\nSELECT CAST(day AS INT) AS day FROM (VALUES {}) AS t(day)",
-                days.join(", ")
-            ),
-        );
-        let excluded = if self.excluded_users.is_empty() {
-            // An empty VALUES list is not SQL: a typed empty query instead.
-            "SELECT CAST(NULL AS STRING) AS user_norm WHERE 1 = 0".to_owned()
-        } else {
-            let rows: Vec<String> = self
-                .excluded_users
-                .iter()
-                .map(|u| format!("({})", quote(u)))
-                .collect();
-            format!(
-                "SELECT CAST(user_norm AS STRING) AS user_norm FROM (VALUES {}) AS t(user_norm)",
-                rows.join(", ")
-            )
-        };
-        statement(
-            &mut out,
-            "table",
-            "excluded_users",
-            &format!("CREATE OR REPLACE TEMPORARY VIEW excluded_users AS\n{excluded}"),
-        );
+        for (name, query) in self.param_queries() {
+            statement(
+                &mut out,
+                "table",
+                name,
+                &format!("CREATE OR REPLACE TEMPORARY VIEW {name} AS\n{query}"),
+            );
+        }
         for v in VIEWS {
             statement(
                 &mut out,
@@ -101,6 +77,34 @@ impl KpiPlan {
             statement(&mut out, "kpi", k.name, self.params.apply(k.sql).trim());
         }
         out
+    }
+
+    /// The parameter tables (`window_days`, `excluded_users`) as queries over `VALUES`, which
+    /// every engine runs (and a cluster receives within the plan, where an in-memory table
+    /// cannot be sent).
+    pub(crate) fn param_queries(&self) -> [(&'static str, String); 2] {
+        let days: Vec<String> = (self.window.from_day..self.window.to_day)
+            .map(|d| format!("({d})"))
+            .collect();
+        let window_days = format!(
+            "SELECT CAST(day AS INT) AS day FROM (VALUES {}) AS t(day)",
+            days.join(", ")
+        );
+        let excluded = if self.excluded_users.is_empty() {
+            // An empty VALUES list is not SQL: a typed empty query instead.
+            "SELECT CAST(NULL AS STRING) AS user_norm WHERE 1 = 0".to_owned()
+        } else {
+            let rows: Vec<String> = self
+                .excluded_users
+                .iter()
+                .map(|u| format!("({})", quote(u)))
+                .collect();
+            format!(
+                "SELECT CAST(user_norm AS STRING) AS user_norm FROM (VALUES {}) AS t(user_norm)",
+                rows.join(", ")
+            )
+        };
+        [("window_days", window_days), ("excluded_users", excluded)]
     }
 
     fn params_json(&self) -> Value {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use chrono::NaiveDate;
 
 use crate::CliResult;
-use actionlog_kpi::{KpiError, KpiOptions, KpiReport, compute, plan, render_html};
+use actionlog_kpi::{Engine, KpiError, KpiOptions, KpiReport, compute, plan, render_html};
 
 /// Exit code when the warehouse holds no data.
 pub(crate) const EXIT_NO_DATA: u8 = 3;
@@ -71,6 +71,86 @@ pub(crate) struct Args {
     /// ACTIONLOG_PSEUDONYM_KEY): employee e-mails and --exclude-user are hashed alike.
     #[arg(long)]
     pub(crate) pseudonym_key_file: Option<PathBuf>,
+    /// Where the SQL runs: in this process, or on a Ballista cluster (--scheduler).
+    #[arg(long, value_enum, default_value_t = EngineArg::Embedded, env = "ACTIONLOG_KPI_ENGINE")]
+    pub(crate) engine: EngineArg,
+    /// The Ballista scheduler, df://HOST[:PORT] (port 50050 when left out), for
+    /// --engine ballista. Its executors must read the warehouse at the same path.
+    #[arg(
+        long,
+        env = "ACTIONLOG_BALLISTA_SCHEDULER",
+        value_name = "URL",
+        required_if_eq("engine", "ballista")
+    )]
+    pub(crate) scheduler: Option<String>,
+    /// The embedded engine's memory limit: a size (8GiB, 512MiB, 8G = 8x10^9 bytes) or a
+    /// share of this machine's memory (50%). Beyond it, sorts and groupings spill to disk
+    /// and the materialised views go to Parquet in --scratch-dir.
+    #[arg(long, env = "ACTIONLOG_KPI_MEMORY_LIMIT", default_value = "50%", value_parser = parse_memory_limit)]
+    pub(crate) memory_limit: MemoryLimit,
+    /// Where spilled data and materialised views go (a fresh directory below it, removed
+    /// afterwards). Default: the system's temporary directory; with --engine ballista, the
+    /// warehouse's parent directory, which every executor must read too.
+    #[arg(long, env = "ACTIONLOG_KPI_SCRATCH_DIR")]
+    pub(crate) scratch_dir: Option<PathBuf>,
+}
+
+/// `--engine`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum EngineArg {
+    /// DataFusion in this process.
+    Embedded,
+    /// A Ballista cluster (see `actionlog ballista`).
+    Ballista,
+}
+
+/// `--memory-limit`: bytes, or a share of the machine's memory.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum MemoryLimit {
+    /// This many bytes.
+    Bytes(u64),
+    /// This share (0 < s <= 1) of the memory the process may use.
+    Share(f64),
+}
+
+impl MemoryLimit {
+    /// The limit in bytes on this machine: a share counts the smaller of the RAM and the
+    /// cgroup's limit (a container's).
+    pub(crate) fn bytes(self) -> u64 {
+        match self {
+            MemoryLimit::Bytes(b) => b,
+            MemoryLimit::Share(s) => (available_memory() as f64 * s) as u64,
+        }
+    }
+}
+
+fn available_memory() -> u64 {
+    use sysinfo::{MemoryRefreshKind, RefreshKind, System};
+    let sys = System::new_with_specifics(
+        RefreshKind::nothing().with_memory(MemoryRefreshKind::nothing().with_ram()),
+    );
+    let total = sys.total_memory();
+    sys.cgroup_limits()
+        .map_or(total, |c| c.total_memory.min(total))
+}
+
+fn parse_memory_limit(s: &str) -> Result<MemoryLimit, String> {
+    let t = s.trim();
+    if let Some(p) = t.strip_suffix('%') {
+        return match p.trim().parse::<f64>() {
+            Ok(v) if v > 0.0 && v <= 100.0 => Ok(MemoryLimit::Share(v / 100.0)),
+            _ => Err(format!(
+                "{s:?}: a share is a number above 0 and up to 100, then %"
+            )),
+        };
+    }
+    match t.parse::<bytesize::ByteSize>() {
+        Ok(b) if b.as_u64() > 0 => Ok(MemoryLimit::Bytes(b.as_u64())),
+        Ok(_) => Err(format!("{s:?}: the limit must be above zero")),
+        Err(e) => Err(format!(
+            "{s:?}: not a size such as 8GiB, 512MiB or 50% ({e})"
+        )),
+    }
 }
 
 impl Args {
@@ -87,6 +167,14 @@ impl Args {
                 self.pseudonym_key_file.as_deref(),
                 &|k| std::env::var(k).ok(),
             )?,
+            engine: match (self.engine, &self.scheduler) {
+                (EngineArg::Ballista, Some(url)) => Engine::Ballista {
+                    scheduler: url.clone(),
+                },
+                _ => Engine::Embedded,
+            },
+            memory_limit: Some(usize::try_from(self.memory_limit.bytes()).unwrap_or(usize::MAX)),
+            scratch_dir: self.scratch_dir.clone(),
         })
     }
 }
@@ -172,4 +260,29 @@ pub(crate) fn run(args: Args) -> CliResult {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_limits_parse_as_sizes_or_shares() {
+        assert_eq!(parse_memory_limit("8GiB"), Ok(MemoryLimit::Bytes(8 << 30)));
+        assert_eq!(
+            parse_memory_limit("512 MiB"),
+            Ok(MemoryLimit::Bytes(512 << 20))
+        );
+        assert_eq!(
+            parse_memory_limit("8G"),
+            Ok(MemoryLimit::Bytes(8_000_000_000))
+        );
+        assert_eq!(parse_memory_limit("1000"), Ok(MemoryLimit::Bytes(1000)));
+        assert_eq!(parse_memory_limit("50%"), Ok(MemoryLimit::Share(0.5)));
+        for bad in ["0", "0%", "150%", "-1%", "lots", "8 parsecs", ""] {
+            assert!(parse_memory_limit(bad).is_err(), "{bad:?} was accepted");
+        }
+        let half = MemoryLimit::Share(0.5).bytes();
+        assert!(half > 0 && half <= available_memory());
+    }
 }

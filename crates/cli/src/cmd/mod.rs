@@ -1,5 +1,6 @@
 //! One module per subcommand: its clap `Args` and its `run`.
 
+pub(crate) mod ballista;
 pub(crate) mod decode;
 pub(crate) mod demo;
 pub(crate) mod generate;
