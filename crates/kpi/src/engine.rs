@@ -345,7 +345,8 @@ async fn session(
             use ballista::prelude::{SessionConfigExt, SessionContextExt};
             let config = SessionConfig::new_with_ballista()
                 .with_information_schema(false)
-                .with_ballista_job_name("actionlog kpi");
+                .with_ballista_job_name("actionlog kpi")
+                .with_ballista_adaptive_query_planner(false);
             let state = SessionStateBuilder::new()
                 .with_config(config)
                 .with_default_features()

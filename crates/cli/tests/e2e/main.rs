@@ -12,6 +12,7 @@ mod harness;
 
 mod amundsen_plugin;
 mod bad_input;
+mod ballista;
 mod bridge;
 mod cli;
 mod collector_config;

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::harness::{ROOT, bin, python};
 
 /// Runs `actionlog` and returns its stdout, failing the test with its stderr.
-fn actionlog(args: &[&str]) -> Vec<u8> {
+pub(crate) fn actionlog(args: &[&str]) -> Vec<u8> {
     let out = Command::new(bin())
         .args(args)
         .output()
@@ -24,7 +24,7 @@ fn actionlog(args: &[&str]) -> Vec<u8> {
 }
 
 /// The KPI arguments of one run: the warehouse, the window and the options of `o`.
-fn kpi_args(wh: &Path, o: &actionlog_kpi::KpiOptions) -> Vec<String> {
+pub(crate) fn kpi_args(wh: &Path, o: &actionlog_kpi::KpiOptions) -> Vec<String> {
     let mut a = vec!["kpi".into(), "--warehouse".into(), wh.display().to_string()];
     for (flag, date) in [("--from", o.from), ("--to", o.to)] {
         if let Some(d) = date {
@@ -87,8 +87,8 @@ fn both_reports(work: &Path, wh: &Path, o: &actionlog_kpi::KpiOptions) -> (Value
     )
 }
 
-/// Every KPI of both reports, row by row and cell by cell.
-fn assert_same_reports(spark: &Value, embedded: &Value, with_employees: bool) {
+/// Every KPI of both reports, row by row and cell by cell (`spark`: the other engine's).
+pub(crate) fn assert_same_reports(spark: &Value, embedded: &Value, with_employees: bool) {
     assert_eq!(spark["window"], embedded["window"]);
     assert_eq!(spark["files_scanned"], embedded["files_scanned"]);
     let (s, e) = (
