@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::common::config::TableParquetOptions;
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -62,6 +63,9 @@ pub struct KpiOptions {
     /// warehouse's parent directory (every executor must read it, as it reads the
     /// warehouse).
     pub scratch_dir: Option<PathBuf>,
+    /// Write the materialised views to Parquet in the scratch directory from the start
+    /// (for data known not to fit; always so on a cluster).
+    pub views_on_disk: bool,
 }
 
 /// Where the KPI SQL runs.
@@ -93,6 +97,7 @@ impl Default for KpiOptions {
             engine: Engine::Embedded,
             memory_limit: None,
             scratch_dir: None,
+            views_on_disk: false,
         }
     }
 }
@@ -201,6 +206,7 @@ pub async fn compute(dir: &Path, opts: &KpiOptions) -> Result<KpiReport, KpiErro
     let scratch = Scratch::new(engine, opts, dir);
     let ctx = session(engine, opts, &scratch).await?;
     let mut held = Materialised::new(engine, opts.memory_limit);
+    held.to_files |= opts.views_on_disk;
     register_actions(&ctx, files).await?;
     for (name, query) in plan.param_queries() {
         ctx.sql(&format!("CREATE VIEW {name} AS {query}")).await?;
@@ -491,7 +497,11 @@ impl Materialised {
         })?;
         // A trailing slash: a directory of files, one per partition.
         let url = format!("{}/", path.display());
-        df.write_parquet(&url, DataFrameWriteOptions::new(), None)
+        // One writer per file, not one per column: a view goes to files because memory is
+        // short, and the parallel column writers each buffer a row group's worth.
+        let mut parquet = TableParquetOptions::default();
+        parquet.global.allow_single_file_parallelism = false;
+        df.write_parquet(&url, DataFrameWriteOptions::new(), Some(parquet))
             .await?;
         let options =
             ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");

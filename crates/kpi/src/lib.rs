@@ -85,6 +85,18 @@ pub enum KpiError {
     Arrow(#[from] datafusion::arrow::error::ArrowError),
 }
 
+impl KpiError {
+    /// Whether the query engine ran out of its memory limit (in a part of a query that
+    /// cannot spill).
+    pub fn is_out_of_memory(&self) -> bool {
+        matches!(
+            self,
+            KpiError::Engine(e)
+                if matches!(e.find_root(), datafusion::error::DataFusionError::ResourcesExhausted(_))
+        )
+    }
+}
+
 fn fmt_day(day: &i32) -> String {
     day_to_date(*day).to_string()
 }

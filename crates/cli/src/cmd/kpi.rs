@@ -93,6 +93,10 @@ pub(crate) struct Args {
     /// warehouse's parent directory, which every executor must read too.
     #[arg(long, env = "ACTIONLOG_KPI_SCRATCH_DIR")]
     pub(crate) scratch_dir: Option<PathBuf>,
+    /// Write the materialised views to Parquet in --scratch-dir from the start, not only
+    /// once they outgrow half the memory limit (always so with --engine ballista).
+    #[arg(long)]
+    pub(crate) views_on_disk: bool,
 }
 
 /// `--engine`.
@@ -175,6 +179,7 @@ impl Args {
             },
             memory_limit: Some(usize::try_from(self.memory_limit.bytes()).unwrap_or(usize::MAX)),
             scratch_dir: self.scratch_dir.clone(),
+            views_on_disk: self.views_on_disk,
         })
     }
 }
@@ -242,6 +247,13 @@ pub(crate) fn run(args: Args) -> CliResult {
                 args.warehouse.display()
             );
             return Ok(ExitCode::from(EXIT_NO_DATA));
+        }
+        Err(e) if e.is_out_of_memory() => {
+            return Err(format!(
+                "{e}\n(the run needs more than --memory-limit {} bytes outside what spills: raise --memory-limit)",
+                args.memory_limit.bytes()
+            )
+            .into());
         }
         Err(e) => return Err(e.into()),
     };

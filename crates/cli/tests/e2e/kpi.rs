@@ -935,3 +935,73 @@ async fn redelivery_after_a_crash_between_file_and_commit_counts_once() {
         assert_rows_close(x, y);
     }
 }
+
+/// With `--views-on-disk` under a `--memory-limit` the materialised views are Parquet files
+/// in the scratch directory, with the same report; a limit too small for a run is a clear
+/// error, and a bad limit a usage error.
+#[test]
+fn a_small_memory_limit_spills_to_the_same_report_and_a_tiny_one_fails_clearly() {
+    use std::process::Command;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wh, o) = super::duckdb::generated_warehouse(dir.path());
+    let args = super::spark::kpi_args(&wh, &o);
+    let run = |extra: &[&str]| {
+        Command::new(crate::harness::bin())
+            .args(&args)
+            .args(["--format", "json"])
+            .args(extra)
+            .output()
+            .expect("run actionlog kpi")
+    };
+    let free = run(&[]);
+    assert!(
+        free.status.success(),
+        "{}",
+        String::from_utf8_lossy(&free.stderr)
+    );
+    let scratch = dir.path().join("scratch");
+    let scratch_arg = scratch.to_str().expect("path");
+    let small = run(&[
+        "--memory-limit",
+        "64MiB",
+        "--views-on-disk",
+        "--scratch-dir",
+        scratch_arg,
+        "--log",
+        "actionlog_kpi=debug",
+    ]);
+    let log = String::from_utf8_lossy(&small.stderr);
+    assert!(small.status.success(), "{log}");
+    for view in [
+        "repeated_span_ids",
+        "post_execution",
+        "post_actions",
+        "active_days",
+    ] {
+        assert!(
+            log.contains("written as Parquet") && log.contains(&format!("view=\"{view}\"")),
+            "{view} stayed in memory:\n{log}"
+        );
+    }
+    let (a, b): (serde_json::Value, serde_json::Value) = (
+        serde_json::from_slice(&free.stdout).expect("json"),
+        serde_json::from_slice(&small.stdout).expect("json"),
+    );
+    super::spark::assert_same_reports(&b, &a, true);
+    let left: Vec<_> = std::fs::read_dir(&scratch)
+        .expect("scratch")
+        .flatten()
+        .collect();
+    assert!(left.is_empty(), "scratch left behind: {left:?}");
+
+    let tiny = run(&["--memory-limit", "1MiB", "--scratch-dir", scratch_arg]);
+    let err = String::from_utf8_lossy(&tiny.stderr);
+    assert_eq!(tiny.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("Resources exhausted") && err.contains("raise --memory-limit"),
+        "{err}"
+    );
+    let bad = run(&["--memory-limit", "lots"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not a size"));
+}
