@@ -58,13 +58,11 @@ pub struct KpiOptions {
     /// window functions spill to disk beyond it; the materialised views stay in memory up to
     /// half of it and go to Parquet files in the scratch directory beyond.
     pub memory_limit: Option<usize>,
-    /// Where spilled and materialised data go: a fresh directory below this one, removed at
-    /// the end of the run. Default: the system's temporary directory; on Ballista, the
-    /// warehouse's parent directory (every executor must read it, as it reads the
-    /// warehouse).
+    /// Where the embedded engine's spills and materialised views go: a fresh directory below
+    /// this one, removed at the end of the run. Default: the system's temporary directory.
     pub scratch_dir: Option<PathBuf>,
     /// Write the materialised views to Parquet in the scratch directory from the start
-    /// (for data known not to fit; always so on a cluster).
+    /// (for data known not to fit).
     pub views_on_disk: bool,
 }
 
@@ -75,8 +73,8 @@ pub enum Engine {
     #[default]
     Embedded,
     /// A Ballista cluster, through its scheduler (`df://HOST:PORT`). The scheduler and every
-    /// executor must read the warehouse, the employee table and the scratch directory at
-    /// the same absolute paths as this process (a shared directory).
+    /// executor must read the warehouse and the employee table at the same absolute paths
+    /// as this process (a shared directory). The views are not materialised there.
     Ballista {
         /// The scheduler's URL, `df://HOST[:PORT]` (port 50050 when left out).
         scheduler: String,
@@ -203,9 +201,9 @@ pub async fn compute(dir: &Path, opts: &KpiOptions) -> Result<KpiReport, KpiErro
             "a cluster cannot pseudonymise the employee table (the embedded engine hashes it in memory): give it an employee table of pseudonyms, and no pseudonym key".into(),
         ));
     }
-    let scratch = Scratch::new(engine, opts, dir);
+    let scratch = Scratch::new(opts);
     let ctx = session(engine, opts, &scratch).await?;
-    let mut held = Materialised::new(engine, opts.memory_limit);
+    let mut held = Materialised::new(opts.memory_limit);
     held.to_files |= opts.views_on_disk;
     register_actions(&ctx, files).await?;
     for (name, query) in plan.param_queries() {
@@ -239,7 +237,16 @@ pub async fn compute(dir: &Path, opts: &KpiOptions) -> Result<KpiReport, KpiErro
             params.apply(v.sql)
         ))
         .await?;
-        for (name, _) in MATERIALISED.iter().filter(|(_, after)| *after == v.name) {
+        // On a cluster the views stay views, recomputed within each KPI's job: a view
+        // written out as Parquet by a distributed job is not safe, since a task re-run after
+        // a lost executor leaves the first attempt's file beside its own (seen: a click
+        // histogram counting 1015 clicks instead of 698), and in-memory tables cannot be
+        // sent to executors.
+        let here = *engine == Engine::Embedded;
+        for (name, _) in MATERIALISED
+            .iter()
+            .filter(|(_, after)| here && *after == v.name)
+        {
             let started = std::time::Instant::now();
             bar.set_message(format!("{name} ({} file(s))", files.len()));
             held.materialise(&ctx, name, &scratch).await?;
@@ -377,17 +384,8 @@ struct Scratch {
 }
 
 impl Scratch {
-    fn new(engine: &Engine, opts: &KpiOptions, warehouse: &Path) -> Self {
-        let parent = match (&opts.scratch_dir, engine) {
-            (Some(d), _) => d.clone(),
-            (None, Engine::Embedded) => std::env::temp_dir(),
-            // Not inside the warehouse: a driver that reads every Parquet file below it
-            // (scripts/kpis-on-spark.py) would read a left-over scratch file as actions.
-            (None, Engine::Ballista { .. }) => std::path::absolute(warehouse)
-                .ok()
-                .and_then(|w| w.parent().map(Path::to_path_buf))
-                .unwrap_or_else(std::env::temp_dir),
-        };
+    fn new(opts: &KpiOptions) -> Self {
+        let parent = opts.scratch_dir.clone().unwrap_or_else(std::env::temp_dir);
         Self {
             parent,
             dir: std::sync::OnceLock::new(),
@@ -437,11 +435,10 @@ impl std::fmt::Debug for Materialised {
 }
 
 impl Materialised {
-    fn new(engine: &Engine, memory_limit: Option<usize>) -> Self {
+    fn new(memory_limit: Option<usize>) -> Self {
         Self {
             budget: memory_limit.map(|l| l / 2),
-            // A cluster's executors cannot read this process's memory.
-            to_files: *engine != Engine::Embedded,
+            to_files: false,
             reservations: Vec::new(),
         }
     }

@@ -88,13 +88,12 @@ pub(crate) struct Args {
     /// and the materialised views go to Parquet in --scratch-dir.
     #[arg(long, env = "ACTIONLOG_KPI_MEMORY_LIMIT", default_value = "50%", value_parser = parse_memory_limit)]
     pub(crate) memory_limit: MemoryLimit,
-    /// Where spilled data and materialised views go (a fresh directory below it, removed
-    /// afterwards). Default: the system's temporary directory; with --engine ballista, the
-    /// warehouse's parent directory, which every executor must read too.
+    /// Where the embedded engine's spills and materialised views go (a fresh directory below
+    /// it, removed afterwards). Default: the system's temporary directory.
     #[arg(long, env = "ACTIONLOG_KPI_SCRATCH_DIR")]
     pub(crate) scratch_dir: Option<PathBuf>,
     /// Write the materialised views to Parquet in --scratch-dir from the start, not only
-    /// once they outgrow half the memory limit (always so with --engine ballista).
+    /// once they outgrow half the memory limit.
     #[arg(long)]
     pub(crate) views_on_disk: bool,
 }

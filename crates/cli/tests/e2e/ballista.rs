@@ -141,7 +141,7 @@ fn cluster_log(logs: &Path, name: &str) -> String {
 }
 
 /// `actionlog kpi` on the cluster, as JSON.
-fn on_cluster(cluster: &Cluster, args: &[String], scratch: &Path) -> Value {
+fn on_cluster(cluster: &Cluster, args: &[String]) -> Value {
     let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
     a.extend([
         "--engine",
@@ -151,7 +151,6 @@ fn on_cluster(cluster: &Cluster, args: &[String], scratch: &Path) -> Value {
         "--format",
         "json",
     ]);
-    a.extend(["--scratch-dir", scratch.to_str().expect("path")]);
     let out = Command::new(bin())
         .args(&a)
         .output()
@@ -177,13 +176,11 @@ fn ballista_cluster_gives_the_embedded_engines_report_on_generated_traffic() {
     let embedded: Value = serde_json::from_slice(&actionlog(&native)).expect("report JSON");
 
     let cluster = Cluster::start(dir.path(), 2, 180);
-    let scratch = dir.path().join("scratch");
-    let report = on_cluster(&cluster, &args, &scratch);
+    let report = on_cluster(&cluster, &args);
     assert_same_reports(&report, &embedded, true);
     let searches = &report["kpis"]["search_ctr_mrr"]["rows"][0]["searches"];
     assert!(searches.as_i64().unwrap_or(0) > 100, "searches: {searches}");
-    // Both executors ran tasks, and the materialised views went through the scratch
-    // directory, which the run removed again.
+    // Both executors ran tasks.
     for i in 0..2 {
         let log = cluster_log(&cluster.logs, &format!("executor-{i}.log"));
         assert!(
@@ -191,9 +188,78 @@ fn ballista_cluster_gives_the_embedded_engines_report_on_generated_traffic() {
             "executor {i} ran no task:\n{log}"
         );
     }
-    let left: Vec<_> = std::fs::read_dir(&scratch)
-        .expect("scratch")
-        .flatten()
-        .collect();
-    assert!(left.is_empty(), "scratch left behind: {left:?}");
+}
+
+/// One executor killed (SIGKILL) while the run is under way: Ballista notices it (a failed
+/// task launch, or no heartbeat for the scheduler's --executor-timeout-secs), runs its tasks
+/// and lost map outputs again on the other one, and the report is still right. A clear
+/// failure would also be acceptable; a wrong report or a hang is not.
+#[test]
+fn ballista_survives_an_executor_killed_mid_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wh, o) = super::duckdb::generated_warehouse(dir.path());
+    let wh = std::path::absolute(wh).expect("absolute");
+    let args = kpi_args(&wh, &o);
+    let mut native: Vec<&str> = args.iter().map(String::as_str).collect();
+    native.extend(["--format", "json"]);
+    let embedded: Value = serde_json::from_slice(&actionlog(&native)).expect("report JSON");
+
+    let mut cluster = Cluster::start(dir.path(), 2, 10);
+    let mut a: Vec<String> = args.clone();
+    a.extend(
+        [
+            "--engine",
+            "ballista",
+            "--scheduler",
+            &cluster.url,
+            "--format",
+            "json",
+        ]
+        .map(String::from),
+    );
+    let out_path = dir.path().join("report.json");
+    let err_path = dir.path().join("kpi.err");
+    let mut kpi = Command::new(bin())
+        .args(&a)
+        .stdout(std::fs::File::create(&out_path).expect("out"))
+        .stderr(std::fs::File::create(&err_path).expect("err"))
+        .spawn()
+        .expect("run actionlog kpi");
+    // Mid-run: once the victim has finished some tasks (the run has many jobs, one per
+    // materialised view and KPI).
+    let logs = cluster.logs.clone();
+    cluster.wait_for("the first executor to run tasks", || {
+        cluster_log(&logs, "executor-0.log")
+            .matches("Finished task")
+            .count()
+            >= 20
+    });
+    let victim = &mut cluster.executors[0];
+    victim.kill().expect("kill the executor");
+    let _ = victim.wait();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let status = loop {
+        if let Some(st) = kpi.try_wait().expect("wait") {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = kpi.kill();
+            panic!(
+                "kpi hung after an executor was killed:\n{}",
+                cluster.all_logs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let err = std::fs::read_to_string(&err_path).unwrap_or_default();
+    if status.success() {
+        let report: Value =
+            serde_json::from_slice(&std::fs::read(&out_path).expect("report")).expect("JSON");
+        assert_same_reports(&report, &embedded, true);
+    } else {
+        assert!(
+            err.contains("actionlog: error:"),
+            "the run failed without a clear error ({status}):\n{err}"
+        );
+    }
 }
