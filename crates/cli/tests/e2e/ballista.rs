@@ -164,16 +164,23 @@ fn on_cluster(cluster: &Cluster, args: &[String]) -> Value {
     serde_json::from_slice(&out.stdout).expect("report JSON")
 }
 
-#[test]
-fn ballista_cluster_gives_the_embedded_engines_report_on_generated_traffic() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (wh, o) = super::duckdb::generated_warehouse(dir.path());
+/// Generated traffic with the hard cases in `dir`, the `kpi` arguments over it and the
+/// embedded engine's report.
+fn traffic_and_embedded_report(dir: &Path) -> (Vec<String>, Value) {
+    let (wh, o) = super::duckdb::generated_warehouse(dir);
     // Absolute paths: the executors open the same files (a shared directory).
     let wh = std::path::absolute(wh).expect("absolute");
     let args = kpi_args(&wh, &o);
     let mut native: Vec<&str> = args.iter().map(String::as_str).collect();
     native.extend(["--format", "json"]);
-    let embedded: Value = serde_json::from_slice(&actionlog(&native)).expect("report JSON");
+    let embedded = serde_json::from_slice(&actionlog(&native)).expect("report JSON");
+    (args, embedded)
+}
+
+#[test]
+fn ballista_cluster_gives_the_embedded_engines_report_on_generated_traffic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (args, embedded) = traffic_and_embedded_report(dir.path());
 
     let cluster = Cluster::start(dir.path(), 2, 180);
     let report = on_cluster(&cluster, &args);
@@ -197,12 +204,7 @@ fn ballista_cluster_gives_the_embedded_engines_report_on_generated_traffic() {
 #[test]
 fn ballista_survives_an_executor_killed_mid_run() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (wh, o) = super::duckdb::generated_warehouse(dir.path());
-    let wh = std::path::absolute(wh).expect("absolute");
-    let args = kpi_args(&wh, &o);
-    let mut native: Vec<&str> = args.iter().map(String::as_str).collect();
-    native.extend(["--format", "json"]);
-    let embedded: Value = serde_json::from_slice(&actionlog(&native)).expect("report JSON");
+    let (args, embedded) = traffic_and_embedded_report(dir.path());
 
     let mut cluster = Cluster::start(dir.path(), 2, 10);
     let mut a: Vec<String> = args.clone();
