@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::config::TableParquetOptions;
+use datafusion::common::utils::memory::RecordBatchMemoryCounter;
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -525,10 +526,13 @@ impl Materialised {
         let reservation = MemoryConsumer::new(format!("materialised view {name}")).register(pool);
         let held = self.held();
         let mut batches = Vec::new();
+        // Operators such as aggregations emit one large batch as zero-copy slices; counted
+        // batch by batch, each slice would charge the whole buffer again.
+        let mut counter = RecordBatchMemoryCounter::new();
         let mut stream = df.execute_stream().await?;
         while let Some(batch) = stream.next().await {
             let batch = batch?;
-            let size = batch.get_array_memory_size();
+            let size = counter.count_batch(&batch);
             let over = self
                 .budget
                 .is_some_and(|b| held + reservation.size() + size > b);
