@@ -727,3 +727,56 @@ pub(crate) fn cell(array: &dyn Array, row: usize) -> Value {
         Err(_) => Value::Null,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A grouping emits its result as zero-copy slices of one batch: the view's memory is
+    /// that batch once, not once per slice (which had sent views to disk needlessly).
+    #[tokio::test]
+    async fn a_view_of_sliced_batches_is_charged_once() {
+        let limit = 32 << 20;
+        let opts = KpiOptions {
+            memory_limit: Some(limit),
+            ..KpiOptions::default()
+        };
+        let scratch = Scratch::new(&opts);
+        let ctx = session(&Engine::Embedded, &opts, &scratch).await.unwrap();
+        // 100,000 groups of two Int64 columns: ~2 MB of values, emitted in ~12 slices of
+        // 8192 rows; charging each slice the whole buffers would be ~12 times that.
+        let df = ctx
+            .sql("SELECT value % 100000 AS k, COUNT(*) AS c FROM generate_series(0, 399999) GROUP BY value % 100000")
+            .await
+            .unwrap();
+        let held = Materialised::new(Some(limit));
+        let (table, reservation) = held
+            .in_memory(&ctx, "groups", df)
+            .await
+            .unwrap()
+            .expect("the view fits half of 32 MiB");
+        assert!(
+            reservation.size() < 8 << 20,
+            "charged {} bytes",
+            reservation.size()
+        );
+        ctx.register_table("groups", Arc::new(table)).unwrap();
+        let rows = ctx
+            .sql("SELECT COUNT(*) AS n, SUM(c) AS s FROM groups")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let n = rows[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<datafusion::arrow::array::Int64Array>();
+        let s = rows[0]
+            .column(1)
+            .as_any()
+            .downcast_ref::<datafusion::arrow::array::Int64Array>();
+        assert_eq!(n.unwrap().value(0), 100_000);
+        assert_eq!(s.unwrap().value(0), 400_000);
+    }
+}
