@@ -768,15 +768,7 @@ mod tests {
             .collect()
             .await
             .unwrap();
-        let n = rows[0]
-            .column(0)
-            .as_any()
-            .downcast_ref::<datafusion::arrow::array::Int64Array>();
-        let s = rows[0]
-            .column(1)
-            .as_any()
-            .downcast_ref::<datafusion::arrow::array::Int64Array>();
-        assert_eq!(n.unwrap().value(0), 100_000);
-        assert_eq!(s.unwrap().value(0), 400_000);
+        assert_eq!(cell(rows[0].column(0), 0), Value::from(100_000));
+        assert_eq!(cell(rows[0].column(1), 0), Value::from(400_000));
     }
 }
