@@ -936,6 +936,50 @@ async fn redelivery_after_a_crash_between_file_and_commit_counts_once() {
     }
 }
 
+/// Copies of a record share its start time, so its day: a second record with the same
+/// trace/span id on one day is a copy, on another day a record of its own (a client that
+/// reuses ids must not lose a day's activity to an earlier day).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_span_id_is_one_record_per_day() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wh = dir.path().join("wh");
+    let view = "_get_table_metadata";
+    let kw = json!({"table_key": T1, "source": "home"});
+    let a = rec(
+        100,
+        "alice@example.com",
+        view,
+        "2026-01-02T10:00:00.000",
+        kw.clone(),
+    );
+    let copy = a.clone();
+    let mut next_day = rec(101, "bob@example.com", view, "2026-01-03T10:00:00.000", kw);
+    next_day.trace_id = a.trace_id.clone();
+    next_day.span_id = a.span_id.clone();
+    land(&wh, &[a, copy, next_day]).await;
+    let r = compute(&wh, &options(dir.path(), "2026-01-01", "2026-01-11"))
+        .await
+        .expect("kpis");
+    // pre-execution, duplicates, empty user, excluded, qualifying, malformed, failed.
+    assert_eq!(
+        rows(&r, "exclusions"),
+        vec![vec![
+            json!(0),
+            json!(1),
+            json!(0),
+            json!(0),
+            json!(2),
+            json!(0),
+            json!(0)
+        ]]
+    );
+    let dau: Vec<i64> = rows(&r, "dau")
+        .iter()
+        .map(|x| x[1].as_i64().unwrap_or(-1))
+        .collect();
+    assert_eq!(dau, vec![0, 1, 1, 0, 0, 0, 0, 0, 0, 0]);
+}
+
 /// With `--views-on-disk` under a `--memory-limit` the materialised views are Parquet files
 /// in the scratch directory (but `post_execution`, a filter of the warehouse, stays a view),
 /// with the same report; a limit too small for a run is a clear
