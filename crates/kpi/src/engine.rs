@@ -9,7 +9,7 @@ use datafusion::arrow::array::{Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::config::TableParquetOptions;
 use datafusion::common::utils::memory::RecordBatchMemoryCounter;
-use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::dataframe::{DataFrame, DataFrameWriteOptions};
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
@@ -134,6 +134,8 @@ pub struct KpiPlan {
     pub params: SqlParams,
     /// The Parquet files of the window and its 29-day look-back.
     pub files: Vec<PathBuf>,
+    /// The days of those files, ascending, each with its files' total size in bytes.
+    pub day_bytes: Vec<(i32, u64)>,
     /// The rows of `excluded_users`: normalised (and pseudonymised, with a key), sorted,
     /// without repeats.
     pub excluded_users: Vec<String>,
@@ -155,6 +157,30 @@ fn days_read(window: &Window) -> std::ops::Range<i32> {
     window.from_day - 29..window.to_day
 }
 
+/// Consecutive days whose files together take at most `max_bytes` (a day larger than that
+/// is a chunk of its own), covering the days of `day_bytes` (ascending) up to `to_day`.
+/// One chunk when there is no limit.
+fn day_chunks(
+    day_bytes: &[(i32, u64)],
+    max_bytes: Option<u64>,
+    to_day: i32,
+) -> Vec<std::ops::Range<i32>> {
+    let Some(&(first, _)) = day_bytes.first() else {
+        return Vec::new();
+    };
+    let mut starts = vec![first];
+    let mut bytes = 0;
+    for &(day, b) in day_bytes {
+        if max_bytes.is_some_and(|max| bytes > 0 && bytes + b > max) {
+            starts.push(day);
+            bytes = 0;
+        }
+        bytes += b;
+    }
+    let ends = starts.iter().skip(1).copied().chain([to_day]);
+    starts.iter().zip(ends).map(|(&a, b)| a..b).collect()
+}
+
 /// Lists the warehouse in `dir` and decides what a run over it reads (see [`KpiPlan`]).
 pub fn plan(dir: &Path, opts: &KpiOptions) -> Result<KpiPlan, KpiError> {
     let partitions = list_partitions(dir).map_err(|e| KpiError::Io {
@@ -173,10 +199,25 @@ pub fn plan(dir: &Path, opts: &KpiOptions) -> Result<KpiPlan, KpiError> {
         min_role_headcount: opts.min_role_headcount,
     };
     let read = days_read(&window);
-    let files: Vec<PathBuf> = partitions
+    let partitions: Vec<_> = partitions
         .iter()
         .filter(|p| read.contains(&p.day))
+        .collect();
+    let files: Vec<PathBuf> = partitions
+        .iter()
         .flat_map(|p| p.files.iter().cloned())
+        .collect();
+    let day_bytes = partitions
+        .iter()
+        .map(|p| {
+            let bytes = p
+                .files
+                .iter()
+                .filter_map(|f| std::fs::metadata(f).ok())
+                .map(|m| m.len())
+                .sum();
+            (p.day, bytes)
+        })
         .collect();
     let mut excluded_users: Vec<String> =
         pseudonymised(&opts.exclude_users, opts.pseudonymiser.as_ref())
@@ -190,6 +231,7 @@ pub fn plan(dir: &Path, opts: &KpiOptions) -> Result<KpiPlan, KpiError> {
         window,
         params,
         files,
+        day_bytes,
         excluded_users,
         with_employees: opts.employees.is_some(),
     })
@@ -197,6 +239,18 @@ pub fn plan(dir: &Path, opts: &KpiOptions) -> Result<KpiPlan, KpiError> {
 
 /// Computes every KPI over the warehouse in `dir`.
 pub async fn compute(dir: &Path, opts: &KpiOptions) -> Result<KpiReport, KpiError> {
+    // A chunk's grouping of span ids took 2-3 times its files' size (1.3 GB for 561 MB at
+    // 10.8M events): at an eighth of the limit per chunk it keeps to a third of the pool.
+    compute_in_chunks(dir, opts, opts.memory_limit.map(|l| l as u64 / 8)).await
+}
+
+/// [`compute`], with the views of [`A_FEW_DAYS_AT_A_TIME`] computed over runs of days whose
+/// files take at most `chunk_bytes`.
+async fn compute_in_chunks(
+    dir: &Path,
+    opts: &KpiOptions,
+    chunk_bytes: Option<u64>,
+) -> Result<KpiReport, KpiError> {
     let plan = plan(dir, opts)?;
     let (params, files) = (&plan.params, &plan.files);
     // A window without data has nothing to distribute: it runs here, over an empty table.
@@ -212,7 +266,8 @@ pub async fn compute(dir: &Path, opts: &KpiOptions) -> Result<KpiReport, KpiErro
     }
     let scratch = Scratch::new(opts);
     let ctx = session(engine, opts, &scratch).await?;
-    let mut held = Materialised::new(opts.memory_limit, days_read(&plan.window));
+    let chunks = day_chunks(&plan.day_bytes, chunk_bytes, plan.window.to_day);
+    let mut held = Materialised::new(opts.memory_limit, chunks);
     held.to_files |= opts.views_on_disk;
     register_actions(&ctx, files).await?;
     for (name, query) in plan.param_queries() {
@@ -340,12 +395,16 @@ pub(crate) const MATERIALISED: [(&str, &str); 4] = [
 /// warehouse and writing it costs a full pass (at 100M events, 117 s of a 630 s run).
 const FILTERS_OF_THE_WAREHOUSE: [&str; 1] = ["post_execution"];
 
-/// Materialised views whose rows each come from the records of one day, with that day's
-/// column: they are computed one day at a time and the days' rows put together, so that
-/// their grouping holds one day's records instead of the window's (at 100M events, every
-/// span id of the window did not fit the memory pool, and the spilling grouping took 67 s
-/// where a tenth of the data took 1.8 s).
-const ONE_DAY_AT_A_TIME: [(&str, &str); 1] = [("repeated_span_ids", "r_day")];
+/// Materialised views that the other SQL reads the same whether they are computed over
+/// the whole window or a few whole days at a time and the results put together. When the
+/// window's files are large for the memory limit they are computed that way (see
+/// [`day_chunks`]), so that their grouping holds a few days' records instead of the
+/// window's: at 100M events every span id of the window did not fit the memory pool, and
+/// the spilling grouping took 67 s where a tenth of the data took 1.8 s. (For
+/// `repeated_span_ids`: every span id repeated within a day is found in its day's chunk,
+/// and `post_actions` numbers copies per day, so ids repeated only across chunks change
+/// nothing.)
+const A_FEW_DAYS_AT_A_TIME: [&str; 1] = ["repeated_span_ids"];
 
 /// The session the KPIs run in: embedded, with the memory limit and the scratch directory
 /// for spills, or on a Ballista cluster.
@@ -444,8 +503,8 @@ struct Materialised {
     to_files: bool,
     /// The pool's reservations of the in-memory tables, by name.
     reservations: Vec<(String, MemoryReservation)>,
-    /// The days the run reads, for the views computed one day at a time.
-    days: std::ops::Range<i32>,
+    /// The runs of days that the views computed a few days at a time are computed for.
+    chunks: Vec<std::ops::Range<i32>>,
 }
 
 impl std::fmt::Debug for Materialised {
@@ -458,12 +517,12 @@ impl std::fmt::Debug for Materialised {
 }
 
 impl Materialised {
-    fn new(memory_limit: Option<usize>, days: std::ops::Range<i32>) -> Self {
+    fn new(memory_limit: Option<usize>, chunks: Vec<std::ops::Range<i32>>) -> Self {
         Self {
             budget: memory_limit.map(|l| l / 2),
             to_files: false,
             reservations: Vec::new(),
-            days,
+            chunks,
         }
     }
 
@@ -498,14 +557,19 @@ impl Materialised {
         let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
         let df = df.select_columns(&columns)?;
         let schema = Arc::clone(df.schema().inner());
-        let parts = match ONE_DAY_AT_A_TIME.iter().find(|(v, _)| *v == name) {
-            // Run one after the other: a union of the days would run them all at once.
-            Some((_, day)) => self
-                .days
-                .clone()
-                .map(|d| df.clone().filter(col(*day).eq(lit(d))))
-                .collect::<Result<Vec<_>, _>>()?,
-            None => vec![df],
+        let parts = if A_FEW_DAYS_AT_A_TIME.contains(&name) && self.chunks.len() > 1 {
+            tracing::debug!(
+                view = name,
+                chunks = self.chunks.len(),
+                "computed a few days at a time"
+            );
+            // Run one after the other: a union of the chunks would run them all at once.
+            self.chunks
+                .iter()
+                .map(|days| over_days(ctx, &df, days))
+                .collect::<Result<Vec<_>, _>>()?
+        } else {
+            vec![df]
         };
         if !self.to_files {
             if let Some((table, reservation)) = self.in_memory(ctx, name, &parts).await? {
@@ -560,7 +624,7 @@ impl Materialised {
         &self,
         ctx: &SessionContext,
         name: &str,
-        parts: &[datafusion::dataframe::DataFrame],
+        parts: &[DataFrame],
     ) -> Result<Option<(MemTable, MemoryReservation)>, KpiError> {
         use futures::StreamExt;
         let Some(first) = parts.first() else {
@@ -609,6 +673,38 @@ impl Materialised {
     fn release(&mut self, name: &str) {
         self.reservations.retain(|(n, _)| n != name);
     }
+}
+
+/// `df` over the warehouse's records of `days` only: a filter on the day above every scan
+/// of `actions` (DataFusion inlines views into the plan, and pushes the filter down to the
+/// Parquet files' statistics).
+fn over_days(
+    ctx: &SessionContext,
+    df: &DataFrame,
+    days: &std::ops::Range<i32>,
+) -> Result<DataFrame, KpiError> {
+    use datafusion::common::tree_node::{Transformed, TreeNode};
+    use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
+    let plan = df.logical_plan().clone().transform_up(|node| {
+        let LogicalPlan::TableScan(scan) = &node else {
+            return Ok(Transformed::no(node));
+        };
+        if scan.table_name.table() != "actions" {
+            return Ok(Transformed::no(node));
+        }
+        let day = col(datafusion::common::Column::new(
+            Some(scan.table_name.clone()),
+            "day",
+        ));
+        let within = day
+            .clone()
+            .gt_eq(lit(days.start))
+            .and(day.lt(lit(days.end)));
+        Ok(Transformed::yes(
+            LogicalPlanBuilder::from(node).filter(within)?.build()?,
+        ))
+    })?;
+    Ok(DataFrame::new(ctx.state(), plan.data))
 }
 
 /// Whether `sql`, outside `--` comments, contains `word` as a whole identifier (a superset
@@ -779,6 +875,79 @@ pub(crate) fn cell(array: &dyn Array, row: usize) -> Value {
 mod tests {
     use super::*;
 
+    #[test]
+    fn days_are_chunked_by_their_files_size() {
+        let days = [(10, 4), (11, 4), (13, 3), (14, 9), (15, 1)];
+        assert_eq!(day_chunks(&days, None, 20), vec![10..20]);
+        assert_eq!(day_chunks(&days, Some(100), 20), vec![10..20]);
+        // 4 + 4 fit 8; 3 alone (3 + 9 > 8); 9 is over but a day of its own; then 1.
+        assert_eq!(
+            day_chunks(&days, Some(8), 20),
+            vec![10..13, 13..14, 14..15, 15..20]
+        );
+        assert_eq!(
+            day_chunks(&[], Some(8), 20),
+            Vec::<std::ops::Range<i32>>::new()
+        );
+    }
+
+    /// Computed one day at a time, `repeated_span_ids` gives the same report: a copy on the
+    /// same day is found in that day's chunk, and an id reused on another day is a record.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn repeated_span_ids_a_day_at_a_time_give_the_same_report() {
+        use actionlog::proto::{LongString, UserAction};
+        let at = |n: u64, day: i64, user: &str| {
+            let start = day * actionlog_warehouse::MS_PER_DAY + 3_600_000 + n as i64;
+            UserAction {
+                start_epoch_ms: Some(start),
+                end_epoch_ms: Some(start + 5),
+                keyword_args_json: Some(LongString::new("{}")),
+                user: Some(user.into()),
+                command: Some("_get_table_metadata".into()),
+                trace_id: Some(format!("{n:032x}")),
+                span_id: Some(format!("{n:016x}")),
+                ..UserAction::default()
+            }
+        };
+        let day0 = 20_000;
+        let mut actions: Vec<UserAction> = (0..30)
+            .map(|n| at(n, day0 + (n % 3) as i64, &format!("u{}", n % 7)))
+            .collect();
+        // Copies within a day (of records 4 and 5), and record 6's ids again on a later day.
+        actions.push(actions[4].clone());
+        actions.push(actions[5].clone());
+        actions.push(actions[5].clone());
+        let mut reused = at(6, day0 + 2, "someone");
+        reused.start_epoch_ms = reused.start_epoch_ms.map(|s| s + 1);
+        actions.push(reused);
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = actionlog_warehouse::WarehouseWriter::open(dir.path()).unwrap();
+        for a in &actions {
+            // One file per record: the days' files have sizes to chunk by.
+            w.write(std::slice::from_ref(a)).unwrap();
+        }
+        w.flush().unwrap();
+        let opts = KpiOptions::default();
+        let plan = plan(dir.path(), &opts).unwrap();
+        assert_eq!(
+            day_chunks(&plan.day_bytes, Some(1), plan.window.to_day).len(),
+            3
+        );
+        let whole = compute_in_chunks(dir.path(), &opts, None).await.unwrap();
+        let daily = compute_in_chunks(dir.path(), &opts, Some(1)).await.unwrap();
+        let duplicates = |r: &KpiReport| {
+            r.table("exclusions")
+                .and_then(|t| t.get(0, "duplicates").cloned())
+                .unwrap()
+        };
+        assert_eq!(duplicates(&whole), serde_json::json!(3));
+        assert_eq!(duplicates(&daily), serde_json::json!(3));
+        assert_eq!(whole.tables.len(), daily.tables.len());
+        for (a, b) in whole.tables.iter().zip(&daily.tables) {
+            assert_eq!(a.rows, b.rows, "{}", a.name);
+        }
+    }
+
     /// A grouping emits its result as zero-copy slices of one batch: the view's memory is
     /// that batch once, not once per slice (which had sent views to disk needlessly).
     #[tokio::test]
@@ -796,7 +965,7 @@ mod tests {
             .sql("SELECT value % 100000 AS k, COUNT(*) AS c FROM generate_series(0, 399999) GROUP BY value % 100000")
             .await
             .unwrap();
-        let held = Materialised::new(Some(limit), 0..1);
+        let held = Materialised::new(Some(limit), vec![0..1]);
         let (table, reservation) = held
             .in_memory(&ctx, "groups", &[df])
             .await

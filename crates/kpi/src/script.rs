@@ -220,6 +220,7 @@ mod tests {
                 min_role_headcount: 5,
             },
             files: vec![PathBuf::from("/wh/dt=1970-04-11/a.parquet")],
+            day_bytes: vec![(100, 1)],
             excluded_users: excluded.iter().map(|s| (*s).to_owned()).collect(),
             with_employees,
         }
