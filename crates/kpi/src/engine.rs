@@ -399,8 +399,8 @@ const FILTERS_OF_THE_WAREHOUSE: [&str; 1] = ["post_execution"];
 /// the whole window or a few whole days at a time and the results put together. When the
 /// window's files are large for the memory limit they are computed that way (see
 /// [`day_chunks`]), so that their grouping holds a few days' records instead of the
-/// window's: at 100M events every span id of the window did not fit the memory pool, and
-/// the spilling grouping took 67 s where a tenth of the data took 1.8 s. (For
+/// window's: at 100M events every span id of the window did not fit a 6 GiB pool, and the
+/// spilling grouping took 41-67 s where a tenth of the data took 1.1-1.8 s. (For
 /// `repeated_span_ids`: every span id repeated within a day is found in its day's chunk,
 /// and `post_actions` numbers copies per day, so ids repeated only across chunks change
 /// nothing.)
