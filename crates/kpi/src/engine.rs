@@ -965,7 +965,7 @@ mod tests {
             .sql("SELECT value % 100000 AS k, COUNT(*) AS c FROM generate_series(0, 399999) GROUP BY value % 100000")
             .await
             .unwrap();
-        let held = Materialised::new(Some(limit), vec![0..1]);
+        let held = Materialised::new(Some(limit), Vec::new());
         let (table, reservation) = held
             .in_memory(&ctx, "groups", &[df])
             .await
