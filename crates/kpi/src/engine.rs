@@ -942,9 +942,21 @@ mod tests {
         };
         assert_eq!(duplicates(&whole), serde_json::json!(3));
         assert_eq!(duplicates(&daily), serde_json::json!(3));
-        assert_eq!(whole.tables.len(), daily.tables.len());
-        for (a, b) in whole.tables.iter().zip(&daily.tables) {
-            assert_eq!(a.rows, b.rows, "{}", a.name);
+        // And with the views written to the scratch directory, a write per chunk.
+        let scratch = tempfile::tempdir().unwrap();
+        let on_disk = KpiOptions {
+            views_on_disk: true,
+            scratch_dir: Some(scratch.path().to_path_buf()),
+            ..KpiOptions::default()
+        };
+        let daily_on_disk = compute_in_chunks(dir.path(), &on_disk, Some(1))
+            .await
+            .unwrap();
+        for r in [&daily, &daily_on_disk] {
+            assert_eq!(whole.tables.len(), r.tables.len());
+            for (a, b) in whole.tables.iter().zip(&r.tables) {
+                assert_eq!(a.rows, b.rows, "{}", a.name);
+            }
         }
     }
 
