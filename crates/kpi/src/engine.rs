@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, RecordBatch, StringArray};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::config::TableParquetOptions;
 use datafusion::common::utils::memory::RecordBatchMemoryCounter;
 use datafusion::dataframe::{DataFrame, DataFrameWriteOptions};
@@ -572,7 +572,10 @@ impl Materialised {
             vec![df]
         };
         if !self.to_files {
-            if let Some((table, reservation)) = self.in_memory(ctx, name, &parts).await? {
+            if let Some((table, reservation)) = self
+                .in_memory(ctx, name, Arc::clone(&schema), &parts)
+                .await?
+            {
                 ctx.deregister_table(name)?;
                 ctx.register_table(name, Arc::new(table))?;
                 self.reservations.push((name.to_owned(), reservation));
@@ -624,13 +627,10 @@ impl Materialised {
         &self,
         ctx: &SessionContext,
         name: &str,
+        schema: SchemaRef,
         parts: &[DataFrame],
     ) -> Result<Option<(MemTable, MemoryReservation)>, KpiError> {
         use futures::StreamExt;
-        let Some(first) = parts.first() else {
-            return Ok(None);
-        };
-        let schema = Arc::clone(first.schema().inner());
         let pool = &ctx.runtime_env().memory_pool;
         let reservation = MemoryConsumer::new(format!("materialised view {name}")).register(pool);
         let held = self.held();
@@ -979,7 +979,7 @@ mod tests {
             .unwrap();
         let held = Materialised::new(Some(limit), Vec::new());
         let (table, reservation) = held
-            .in_memory(&ctx, "groups", &[df])
+            .in_memory(&ctx, "groups", Arc::clone(df.schema().inner()), &[df])
             .await
             .unwrap()
             .expect("the view fits half of 32 MiB");
