@@ -1,17 +1,30 @@
 -- Search clicks: count, mean and median position, share of clicks at positions 1-3.
--- The median is the mean of the middle value(s): rows whose 2 * rank lies in [n, n + 2]
--- are the middle one for odd n and the middle two for even n (no integer division, whose
--- meaning differs between engines).
-WITH ranked AS (
-  SELECT click_position,
-         ROW_NUMBER() OVER (ORDER BY click_position) AS rn,
-         COUNT(*) OVER () AS n
+-- The median is the mean of the values at ranks floor((n+1)/2) and floor((n+2)/2) (the
+-- middle one for odd n, the middle two for even n), found from the clicks counted per
+-- position: a position holds the ranks after the clicks at smaller positions, up to and
+-- including its own. (Numbering every click in one window sorted them all on one core,
+-- and grew faster than the data. The halves are taken of doubles: integer division has
+-- a different meaning in each engine.)
+WITH per_position AS (
+  SELECT click_position, COUNT(*) AS cnt
   FROM search_clicks
+  GROUP BY click_position
+),
+ranks AS (
+  SELECT click_position, cnt,
+         SUM(cnt) OVER (ORDER BY click_position
+                        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS last_rank,
+         SUM(cnt) OVER () AS n
+  FROM per_position
 ),
 med AS (
-  SELECT AVG(CAST(click_position AS DOUBLE)) AS median_position
-  FROM ranked
-  WHERE 2 * rn >= n AND 2 * rn <= n + 2
+  SELECT (MIN(CASE WHEN last_rank - cnt < FLOOR(CAST(n + 1 AS DOUBLE) / 2)
+                    AND last_rank >= FLOOR(CAST(n + 1 AS DOUBLE) / 2)
+                   THEN CAST(click_position AS DOUBLE) END)
+          + MIN(CASE WHEN last_rank - cnt < FLOOR(CAST(n + 2 AS DOUBLE) / 2)
+                      AND last_rank >= FLOOR(CAST(n + 2 AS DOUBLE) / 2)
+                     THEN CAST(click_position AS DOUBLE) END)) / 2 AS median_position
+  FROM ranks
 ),
 agg AS (
   SELECT COUNT(*) AS clicks,

@@ -8,8 +8,7 @@ WITH pre AS (
   WHERE end_epoch_ms IS NULL AND day >= {from_day} AND day < {to_day}
 ),
 flags AS (
-  SELECT CASE WHEN p.trace_id IS NOT NULL AND p.span_id IS NOT NULL AND p.copy_no > 1
-              THEN 1 ELSE 0 END AS dup,
+  SELECT CASE WHEN p.copy_no > 1 THEN 1 ELSE 0 END AS dup,
          CASE WHEN p.user_norm IS NULL THEN 1 ELSE 0 END AS no_user,
          CASE WHEN x.user_norm IS NOT NULL THEN 1 ELSE 0 END AS excluded,
          CASE WHEN p.kwargs_malformed THEN 1 ELSE 0 END AS malformed,

@@ -5,4 +5,4 @@ FROM post_actions p
 LEFT JOIN excluded_users x ON x.user_norm = p.user_norm
 WHERE p.user_norm IS NOT NULL
   AND x.user_norm IS NULL
-  AND (p.copy_no = 1 OR p.trace_id IS NULL OR p.span_id IS NULL)
+  AND p.copy_no = 1

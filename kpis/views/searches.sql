@@ -1,7 +1,6 @@
 -- Searches: successful qualifying _search_resources records of the window on their first
 -- results page (later pages continue the same search), with a non-empty normalised term.
-SELECT user_norm, day, start_epoch_ms, trace_id, span_id,
-       search_term AS term, total_results
+SELECT user_norm, day, start_epoch_ms, search_term AS term, total_results
 FROM qualifying
 WHERE success
   AND command = '_search_resources'

@@ -371,29 +371,21 @@ async fn compute_in_chunks(
 ///
 /// `post_actions` numbers the copies of each trace/span id; every KPI reads it (directly
 /// or through `qualifying`). Left a view, every one of the ~19 KPI queries would re-read
-/// the Parquet files and redo the numbering. Its inputs are computed once too: DataFusion
-/// inlines views, so over plain views `post_actions` read the Parquet files four times and
-/// grouped all span ids twice (once per branch of its `UNION ALL`). `repeated_span_ids`
-/// comes first, reading only the span id column from the Parquet files; the memory its
-/// grouping of every span id needs is then reused for the records of `post_execution`
-/// (at 10M events each needs 1-2 GB, and this host pays for every fresh gigabyte in system
-/// time). `active_days` (one row per user and day) saves the activity KPIs from counting
-/// distinct users over every record.
+/// the Parquet files and redo the numbering. `repeated_span_ids`, which it joins, is
+/// computed once before it, reading only the span id column from the Parquet files.
+/// `post_execution`, the other input, stays a view: `post_actions` reads it once (its
+/// numbered branch joins the repeated ids, which reads nothing when there are none), so a
+/// copy in memory only cost a pass and 2 GB at 10M events. `active_days` (one row per
+/// user and day) saves the activity KPIs from counting distinct users over every record.
 ///
 /// The SQL files stay as they are (a team's warehouse runs them as plain views); only this
 /// engine swaps each of these views for an in-memory table of the same name, holding only
 /// the columns the other SQL refers to, and drops the tables nothing reads any more.
-pub(crate) const MATERIALISED: [(&str, &str); 4] = [
+pub(crate) const MATERIALISED: [(&str, &str); 3] = [
     ("repeated_span_ids", "repeated_span_ids"),
-    ("post_execution", "repeated_span_ids"),
     ("post_actions", "post_actions"),
     ("active_days", "active_days"),
 ];
-
-/// Materialised views that only filter the warehouse's own files: when one does not fit in
-/// memory it stays a view, since a Parquet copy of it would be read no faster than the
-/// warehouse and writing it costs a full pass (at 100M events, 117 s of a 630 s run).
-const FILTERS_OF_THE_WAREHOUSE: [&str; 1] = ["post_execution"];
 
 /// Materialised views that the other SQL reads the same whether they are computed over
 /// the whole window or a few whole days at a time and the results put together. When the
@@ -585,12 +577,8 @@ impl Materialised {
             tracing::info!(
                 view = name,
                 budget = self.budget,
-                "a materialised view exceeds half the memory limit: it and the later ones go to Parquet in the scratch directory (a filter of the warehouse's files stays a view)"
+                "a materialised view exceeds half the memory limit: it and the later ones go to Parquet in the scratch directory"
             );
-        }
-        if FILTERS_OF_THE_WAREHOUSE.contains(&name) {
-            tracing::debug!(view = name, "left a view over the warehouse's files");
-            return Ok(());
         }
         let path = std::path::absolute(scratch.dir()?.join(name)).map_err(|e| KpiError::Io {
             path: scratch.parent.clone(),

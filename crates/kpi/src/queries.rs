@@ -222,4 +222,56 @@ mod tests {
         embedded.sort();
         assert_eq!(embedded, on_disk);
     }
+
+    /// The median of `click_summary`, found from clicks counted per position, is the
+    /// median of the positions themselves: odd and even counts, runs of equal positions
+    /// across the middle, one click, none.
+    #[tokio::test]
+    async fn the_click_median_is_the_middle_of_the_sorted_positions() {
+        use datafusion::arrow::array::{Array, Float64Array};
+        use datafusion::prelude::SessionContext;
+        let file = KPIS.iter().find(|k| k.name == "click_summary").unwrap();
+        let cases: [&[i64]; 7] = [
+            &[1, 12, 3, 2, 1, 5, 2],
+            &[4, 1, 9, 2],
+            &[3, 3, 3, 8],
+            &[1, 1, 2, 2, 2, 7],
+            &[6],
+            &[2, 5],
+            &[],
+        ];
+        for positions in cases {
+            let mut sorted = positions.to_vec();
+            sorted.sort_unstable();
+            let n = sorted.len();
+            let expected = match n {
+                0 => None,
+                _ if n % 2 == 1 => Some(sorted[n / 2] as f64),
+                _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) as f64 / 2.0),
+            };
+            let ctx = SessionContext::new();
+            let values = if positions.is_empty() {
+                "SELECT CAST(NULL AS BIGINT) AS click_position WHERE false".to_owned()
+            } else {
+                let rows: Vec<String> = positions.iter().map(|p| format!("({p})")).collect();
+                format!(
+                    "SELECT CAST(column1 AS BIGINT) AS click_position FROM (VALUES {})",
+                    rows.join(", ")
+                )
+            };
+            ctx.sql(&format!("CREATE VIEW search_clicks AS {values}"))
+                .await
+                .unwrap();
+            let batches = ctx.sql(file.sql).await.unwrap().collect().await.unwrap();
+            let batch = &batches[0];
+            let column = batch
+                .column_by_name("median_position")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<Float64Array>()
+                .unwrap();
+            let got = (!column.is_null(0)).then(|| column.value(0));
+            assert_eq!(got, expected, "positions {positions:?}");
+        }
+    }
 }
