@@ -980,6 +980,50 @@ async fn a_trace_span_id_is_one_record_per_day() {
     assert_eq!(dau, vec![0, 1, 1, 0, 0, 0, 0, 0, 0, 0]);
 }
 
+/// A record without a trace id or without a span id cannot be told from another: records
+/// that are otherwise identical all count, none is a copy, whether its span id is missing,
+/// its trace id is, or its span id repeats on a record that has both ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_without_a_trace_or_span_id_are_never_copies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wh = dir.path().join("wh");
+    let view = "_get_table_metadata";
+    let kw = json!({"table_key": T1, "source": "home"});
+    let t = "2026-01-02T10:00:00.000";
+    let mut no_span = rec(200, "alice@example.com", view, t, kw.clone());
+    no_span.span_id = None;
+    let mut no_trace = rec(201, "bob@example.com", view, t, kw.clone());
+    no_trace.trace_id = None;
+    // Carol's record has both ids; its span id is also on one of Bob's id-less records.
+    let carol = rec(201, "carol@example.com", view, t, kw);
+    land(
+        &wh,
+        &[no_span.clone(), no_span, no_trace.clone(), no_trace, carol],
+    )
+    .await;
+    let r = compute(&wh, &options(dir.path(), "2026-01-01", "2026-01-11"))
+        .await
+        .expect("kpis");
+    // pre-execution, duplicates, empty user, excluded, qualifying, malformed, failed.
+    assert_eq!(
+        rows(&r, "exclusions"),
+        vec![vec![
+            json!(0),
+            json!(0),
+            json!(0),
+            json!(0),
+            json!(5),
+            json!(0),
+            json!(0)
+        ]]
+    );
+    let dau: Vec<i64> = rows(&r, "dau")
+        .iter()
+        .map(|x| x[1].as_i64().unwrap_or(-1))
+        .collect();
+    assert_eq!(dau, vec![0, 3, 0, 0, 0, 0, 0, 0, 0, 0]);
+}
+
 /// With `--views-on-disk` under a `--memory-limit` the materialised views are Parquet files
 /// in the scratch directory (`post_execution`, a filter of the warehouse, is never copied),
 /// with the same report; a limit too small for a run is a clear
