@@ -523,7 +523,7 @@ impl Materialised {
     }
 
     /// Replaces the view `name` by a table of its result, projected onto the columns that
-    /// the other SQL files mention: in memory while it fits the budget, else Parquet files
+    /// the SQL files after it mention ([`read_after`]): in memory while it fits the budget, else Parquet files
     /// in the scratch directory (written by the engine itself, on a cluster by its
     /// executors).
     async fn materialise(
@@ -533,20 +533,14 @@ impl Materialised {
         scratch: &Scratch,
     ) -> Result<(), KpiError> {
         let df = ctx.table(name).await?;
-        let texts: Vec<&str> = VIEWS
-            .iter()
-            .chain(KPIS.iter())
-            .filter(|f| f.name != name)
-            .map(|f| f.sql)
-            .collect();
-        let columns: Vec<String> = df
+        let names: Vec<String> = df
             .schema()
             .fields()
             .iter()
             .map(|f| f.name().clone())
-            .filter(|c| texts.iter().any(|t| mentions(t, c)))
             .collect();
-        let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let columns = read_after(name, &names);
         let df = df.select_columns(&columns)?;
         let schema = Arc::clone(df.schema().inner());
         let parts = if A_FEW_DAYS_AT_A_TIME.contains(&name) && self.chunks.len() > 1 {
@@ -693,6 +687,24 @@ fn over_days(
         ))
     })?;
     Ok(DataFrame::new(ctx.state(), plan.data))
+}
+
+/// The `columns` of the view `name` that the SQL files after it mention. Only those can
+/// read it, since a view reads views created before it: `repeated_span_ids` naming
+/// `span_id` must not keep the span ids in `post_actions`.
+fn read_after<'a>(name: &str, columns: &[&'a str]) -> Vec<&'a str> {
+    let texts: Vec<&str> = VIEWS
+        .iter()
+        .skip_while(|f| f.name != name)
+        .skip(1)
+        .chain(KPIS.iter())
+        .map(|f| f.sql)
+        .collect();
+    columns
+        .iter()
+        .copied()
+        .filter(|c| texts.iter().any(|t| mentions(t, c)))
+        .collect()
 }
 
 /// Whether `sql`, outside `--` comments, contains `word` as a whole identifier (a superset
@@ -862,6 +874,42 @@ pub(crate) fn cell(array: &dyn Array, row: usize) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn post_actions_keeps_only_the_columns_read_after_it() {
+        let all = [
+            "host_name",
+            "start_epoch_ms",
+            "end_epoch_ms",
+            "keyword_args_json",
+            "output",
+            "user",
+            "command",
+            "trace_id",
+            "span_id",
+            "day",
+            "user_norm",
+            "success",
+            "copy_no",
+        ];
+        assert_eq!(
+            read_after("post_actions", &all),
+            vec![
+                "start_epoch_ms",
+                "end_epoch_ms",
+                "command",
+                "day",
+                "user_norm",
+                "success",
+                "copy_no"
+            ]
+        );
+        // `post_actions` reads the span ids of `repeated_span_ids`.
+        assert_eq!(
+            read_after("repeated_span_ids", &["r_span_id"]),
+            vec!["r_span_id"]
+        );
+    }
 
     #[test]
     fn days_are_chunked_by_their_files_size() {
