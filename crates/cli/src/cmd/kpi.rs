@@ -254,6 +254,12 @@ pub(crate) fn run(args: Args) -> CliResult {
             )
             .into());
         }
+        Err(e @ KpiError::Engine(_)) if args.engine == EngineArg::Ballista => {
+            return Err(format!(
+                "{e}\n(a job failed on the Ballista cluster; if an executor was lost, run again: the scheduler fails the jobs an executor loss touches instead of re-running their stages, see docs/scale.md)"
+            )
+            .into());
+        }
         Err(e) => return Err(e.into()),
     };
     match &args.out {

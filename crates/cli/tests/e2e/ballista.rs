@@ -208,10 +208,12 @@ fn ballista_cluster_gives_the_embedded_engines_report_on_generated_traffic() {
     }
 }
 
-/// One executor killed (SIGKILL) while the run is under way: Ballista notices it (a failed
-/// task launch, or no heartbeat for the scheduler's --executor-timeout-secs), runs its tasks
-/// and lost map outputs again on the other one, and the report is still right. A clear
-/// failure would also be acceptable; a wrong report or a hang is not.
+/// One executor killed (SIGKILL) while the run is under way: the run gives the right report
+/// (the kill fell between jobs, and the later jobs ran on the other executor) or fails
+/// with a clear error (a task could not fetch the dead executor's shuffle output, or the
+/// scheduler cancelled the jobs running when it noticed the loss). A wrong report or a hang
+/// is not acceptable: Ballista's own recovery of a running job once gave one (713 excluded
+/// records instead of 672), which is why the scheduler no longer recovers such jobs.
 #[test]
 fn ballista_survives_an_executor_killed_mid_run() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -285,8 +287,12 @@ fn ballista_survives_an_executor_killed_mid_run() {
             serde_json::from_slice(&std::fs::read(&out_path).expect("report")).expect("JSON");
         assert_same_reports(&report, &embedded, true);
     } else {
+        eprintln!("kpi failed after the kill ({status}):\n{err}");
         assert!(
-            err.contains("actionlog: error:"),
+            err.contains("actionlog: error:")
+                && err.contains(
+                    "a job failed on the Ballista cluster; if an executor was lost, run again"
+                ),
             "the run failed without a clear error ({status}):\n{err}"
         );
     }
