@@ -1065,7 +1065,14 @@ fn a_small_memory_limit_spills_to_the_same_report_and_a_tiny_one_fails_clearly()
         log.lines()
             .any(|l| l.contains(what) && l.contains(&format!("view=\"{view}\"")))
     };
-    for view in ["repeated_span_ids", "post_actions", "active_days"] {
+    for view in [
+        "repeated_span_ids",
+        "post_actions",
+        "active_days",
+        "searches",
+        "search_clicks",
+        "edits",
+    ] {
         assert!(
             logged("written as Parquet", view),
             "{view} not written as Parquet:\n{log}"
