@@ -241,15 +241,17 @@ pub fn plan(dir: &Path, opts: &KpiOptions) -> Result<KpiPlan, KpiError> {
 pub async fn compute(dir: &Path, opts: &KpiOptions) -> Result<KpiReport, KpiError> {
     // A chunk's grouping of span ids took 2-3 times its files' size (1.3 GB for 561 MB at
     // 10.8M events): at an eighth of the limit per chunk it keeps to a third of the pool.
-    compute_in_chunks(dir, opts, opts.memory_limit.map(|l| l as u64 / 8)).await
+    compute_in_chunks(dir, opts, opts.memory_limit.map(|l| l as u64 / 8), None).await
 }
 
 /// [`compute`], with the views of [`A_FEW_DAYS_AT_A_TIME`] computed over runs of days whose
-/// files take at most `chunk_bytes`.
+/// files take at most `chunk_bytes`, and (for tests) the materialised views' memory budget
+/// set apart from the memory limit.
 async fn compute_in_chunks(
     dir: &Path,
     opts: &KpiOptions,
     chunk_bytes: Option<u64>,
+    view_budget: Option<usize>,
 ) -> Result<KpiReport, KpiError> {
     let plan = plan(dir, opts)?;
     let (params, files) = (&plan.params, &plan.files);
@@ -268,7 +270,9 @@ async fn compute_in_chunks(
     let ctx = session(engine, opts, &scratch).await?;
     let chunks = day_chunks(&plan.day_bytes, chunk_bytes, plan.window.to_day);
     let mut held = Materialised::new(opts.memory_limit, chunks);
+    held.budget = view_budget.or(held.budget);
     held.to_files |= opts.views_on_disk;
+    held.on_disk_asked = opts.views_on_disk;
     register_actions(&ctx, files).await?;
     for (name, query) in plan.param_queries() {
         ctx.sql(&format!("CREATE VIEW {name} AS {query}")).await?;
@@ -394,6 +398,15 @@ pub(crate) const MATERIALISED: [(&str, &str); 6] = [
     ("edits", "edits"),
 ];
 
+/// Materialised views that stay views when they do not fit in memory, rather than being
+/// written to the scratch directory: the views after `post_actions` are materialised, so
+/// only seven queries read it (`active_days`, `searches`, `search_clicks`, `edits`,
+/// `exclusions`, `top_tables`, `top_dashboards`), and recomputing it from the warehouse
+/// for each cost less than writing it once and reading it back seven times: at 108M events
+/// under 6 GiB, 164.1 s against 205.7 s, same report, peak 6.7 GiB (docs/benchmarks.md,
+/// "2026-12-07"). `--views-on-disk` still writes it.
+const LEFT_A_VIEW_WHEN_TOO_LARGE: [&str; 1] = ["post_actions"];
+
 /// Materialised views that the other SQL reads the same whether they are computed over
 /// the whole window or a few whole days at a time and the results put together. When the
 /// window's files are large for the memory limit they are computed that way (see
@@ -503,6 +516,9 @@ struct Materialised {
     /// at 108M events under 6 GiB, 205.9 s against 205.7 s, but peaked at 9.4 GiB instead
     /// of 6.4 GiB: the memory outside the pool grew with the views held.)
     to_files: bool,
+    /// `--views-on-disk`: every view is written, even those of
+    /// [`LEFT_A_VIEW_WHEN_TOO_LARGE`].
+    on_disk_asked: bool,
     /// The pool's reservations of the in-memory tables, by name.
     reservations: Vec<(String, MemoryReservation)>,
     /// The runs of days that the views computed a few days at a time are computed for.
@@ -523,6 +539,7 @@ impl Materialised {
         Self {
             budget: memory_limit.map(|l| l / 2),
             to_files: false,
+            on_disk_asked: false,
             reservations: Vec::new(),
             chunks,
         }
@@ -567,6 +584,13 @@ impl Materialised {
         } else {
             vec![df]
         };
+        if self.to_files && !self.on_disk_asked && LEFT_A_VIEW_WHEN_TOO_LARGE.contains(&name) {
+            tracing::info!(
+                view = name,
+                "a materialised view after one that did not fit in memory: it stays a view"
+            );
+            return Ok(());
+        }
         if !self.to_files {
             if let Some((table, reservation)) = self
                 .in_memory(ctx, name, Arc::clone(&schema), &parts)
@@ -578,6 +602,14 @@ impl Materialised {
                 return Ok(());
             }
             self.to_files = true;
+            if LEFT_A_VIEW_WHEN_TOO_LARGE.contains(&name) {
+                tracing::info!(
+                    view = name,
+                    budget = self.budget,
+                    "a materialised view exceeds half the memory limit: it stays a view, the later ones go to Parquet in the scratch directory"
+                );
+                return Ok(());
+            }
             tracing::info!(
                 view = name,
                 budget = self.budget,
@@ -979,8 +1011,12 @@ mod tests {
             day_chunks(&plan.day_bytes, Some(1), plan.window.to_day).len(),
             3
         );
-        let whole = compute_in_chunks(dir.path(), &opts, None).await.unwrap();
-        let daily = compute_in_chunks(dir.path(), &opts, Some(1)).await.unwrap();
+        let whole = compute_in_chunks(dir.path(), &opts, None, None)
+            .await
+            .unwrap();
+        let daily = compute_in_chunks(dir.path(), &opts, Some(1), None)
+            .await
+            .unwrap();
         let duplicates = |r: &KpiReport| {
             r.table("exclusions")
                 .and_then(|t| t.get(0, "duplicates").cloned())
@@ -995,10 +1031,28 @@ mod tests {
             scratch_dir: Some(scratch.path().to_path_buf()),
             ..KpiOptions::default()
         };
-        let daily_on_disk = compute_in_chunks(dir.path(), &on_disk, Some(1))
+        let daily_on_disk = compute_in_chunks(dir.path(), &on_disk, Some(1), None)
             .await
             .unwrap();
-        for r in [&daily, &daily_on_disk] {
+        // And with `post_actions` too large for the views' budget: it stays a view, the
+        // views after it go to the scratch directory.
+        let too_large = KpiOptions {
+            scratch_dir: Some(scratch.path().to_path_buf()),
+            ..KpiOptions::default()
+        };
+        let post_actions_a_view = compute_in_chunks(dir.path(), &too_large, Some(1), Some(1))
+            .await
+            .unwrap();
+        // (And with room for the repeated ids but not for `post_actions`.)
+        let post_actions_too_large = compute_in_chunks(dir.path(), &too_large, Some(1), Some(2048))
+            .await
+            .unwrap();
+        for r in [
+            &daily,
+            &daily_on_disk,
+            &post_actions_a_view,
+            &post_actions_too_large,
+        ] {
             assert_eq!(whole.tables.len(), r.tables.len());
             for (a, b) in whole.tables.iter().zip(&r.tables) {
                 assert_eq!(a.rows, b.rows, "{}", a.name);
