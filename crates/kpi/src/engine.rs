@@ -269,10 +269,8 @@ async fn compute_in_chunks(
     let scratch = Scratch::new(opts);
     let ctx = session(engine, opts, &scratch).await?;
     let chunks = day_chunks(&plan.day_bytes, chunk_bytes, plan.window.to_day);
-    let mut held = Materialised::new(opts.memory_limit, chunks);
+    let mut held = Materialised::new(opts.memory_limit, opts.views_on_disk, chunks);
     held.budget = view_budget.or(held.budget);
-    held.to_files |= opts.views_on_disk;
-    held.on_disk_asked = opts.views_on_disk;
     register_actions(&ctx, files).await?;
     for (name, query) in plan.param_queries() {
         ctx.sql(&format!("CREATE VIEW {name} AS {query}")).await?;
@@ -535,11 +533,15 @@ impl std::fmt::Debug for Materialised {
 }
 
 impl Materialised {
-    fn new(memory_limit: Option<usize>, chunks: Vec<std::ops::Range<i32>>) -> Self {
+    fn new(
+        memory_limit: Option<usize>,
+        views_on_disk: bool,
+        chunks: Vec<std::ops::Range<i32>>,
+    ) -> Self {
         Self {
             budget: memory_limit.map(|l| l / 2),
-            to_files: false,
-            on_disk_asked: false,
+            to_files: views_on_disk,
+            on_disk_asked: views_on_disk,
             reservations: Vec::new(),
             chunks,
         }
@@ -584,13 +586,6 @@ impl Materialised {
         } else {
             vec![df]
         };
-        if self.to_files && !self.on_disk_asked && LEFT_A_VIEW_WHEN_TOO_LARGE.contains(&name) {
-            tracing::info!(
-                view = name,
-                "a materialised view after one that did not fit in memory: it stays a view"
-            );
-            return Ok(());
-        }
         if !self.to_files {
             if let Some((table, reservation)) = self
                 .in_memory(ctx, name, Arc::clone(&schema), &parts)
@@ -602,19 +597,15 @@ impl Materialised {
                 return Ok(());
             }
             self.to_files = true;
-            if LEFT_A_VIEW_WHEN_TOO_LARGE.contains(&name) {
-                tracing::info!(
-                    view = name,
-                    budget = self.budget,
-                    "a materialised view exceeds half the memory limit: it stays a view, the later ones go to Parquet in the scratch directory"
-                );
-                return Ok(());
-            }
             tracing::info!(
                 view = name,
                 budget = self.budget,
                 "a materialised view exceeds half the memory limit: it and the later ones go to Parquet in the scratch directory"
             );
+        }
+        if !self.on_disk_asked && LEFT_A_VIEW_WHEN_TOO_LARGE.contains(&name) {
+            tracing::info!(view = name, "not written after all: it stays a view");
+            return Ok(());
         }
         let path = std::path::absolute(scratch.dir()?.join(name)).map_err(|e| KpiError::Io {
             path: scratch.parent.clone(),
@@ -1077,7 +1068,7 @@ mod tests {
             .sql("SELECT value % 100000 AS k, COUNT(*) AS c FROM generate_series(0, 399999) GROUP BY value % 100000")
             .await
             .unwrap();
-        let held = Materialised::new(Some(limit), Vec::new());
+        let held = Materialised::new(Some(limit), false, Vec::new());
         let (table, reservation) = held
             .in_memory(&ctx, "groups", Arc::clone(df.schema().inner()), &[df])
             .await
