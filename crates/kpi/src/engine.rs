@@ -387,14 +387,13 @@ async fn compute_in_chunks(
 /// The SQL files stay as they are (a team's warehouse runs them as plain views); only this
 /// engine swaps each of these views for an in-memory table of the same name, holding only
 /// the columns the other SQL refers to, and drops the tables nothing reads any more.
-pub(crate) const MATERIALISED: [(&str, &str); 7] = [
+pub(crate) const MATERIALISED: [(&str, &str); 6] = [
     ("repeated_span_ids", "repeated_span_ids"),
     ("post_actions", "post_actions"),
     ("active_days", "active_days"),
     ("searches", "searches"),
     ("search_clicks", "search_clicks"),
     ("edits", "edits"),
-    ("resource_popularity", "resource_popularity"),
 ];
 
 /// Materialised views that stay views when they do not fit in memory, rather than being

@@ -38,7 +38,7 @@ macro_rules! sql_file {
 
 /// The views every KPI builds on, created in this order over the tables `actions`,
 /// `window_days(day)` and `excluded_users(user_norm)`.
-pub const VIEWS: [SqlFile; 9] = [
+pub const VIEWS: [SqlFile; 8] = [
     sql_file!(
         "post_execution",
         "kpis/views/post_execution.sql",
@@ -71,11 +71,6 @@ pub const VIEWS: [SqlFile; 9] = [
         "Search clicks"
     ),
     sql_file!("edits", "kpis/views/edits.sql", "Metadata edits"),
-    sql_file!(
-        "resource_popularity",
-        "kpis/views/resource_popularity.sql",
-        "Views and viewers per table and dashboard"
-    ),
 ];
 
 /// Every KPI query, in report order. `users_per_role` also needs the table

@@ -1072,7 +1072,6 @@ fn a_small_memory_limit_spills_to_the_same_report_and_a_tiny_one_fails_clearly()
         "searches",
         "search_clicks",
         "edits",
-        "resource_popularity",
     ] {
         assert!(
             logged("written as Parquet", view),
