@@ -315,7 +315,7 @@ async fn compute_in_chunks(
         {
             let started = std::time::Instant::now();
             bar.set_message(format!("{name} ({} file(s))", files.len()));
-            held.materialise(&ctx, name, &scratch).await?;
+            held.materialise(&ctx, name, &scratch, params).await?;
             tracing::debug!(
                 view = name,
                 ms = started.elapsed().as_millis() as u64,
@@ -415,6 +415,16 @@ const LEFT_A_VIEW_WHEN_TOO_LARGE: [&str; 1] = ["post_actions"];
 /// and `post_actions` numbers copies per day, so ids repeated only across chunks change
 /// nothing.)
 const A_FEW_DAYS_AT_A_TIME: [&str; 1] = ["repeated_span_ids"];
+
+/// Materialised views that read `post_actions` (through `qualifying`) a record or a user's
+/// day at a time, so that computed over a few whole days at a time they give the same rows.
+/// When `post_actions` does not fit in memory but a few days of it do, they are computed
+/// from it that way: a run of days of `post_actions` in memory, these views of it written
+/// to the scratch directory, the next run of days. One pass over the warehouse then serves
+/// all four, where each otherwise recomputed `post_actions` from the warehouse (docs/
+/// benchmarks.md, "2026-12-08").
+const FROM_POST_ACTIONS_A_FEW_DAYS_AT_A_TIME: [&str; 4] =
+    ["active_days", "searches", "search_clicks", "edits"];
 
 /// The session the KPIs run in: embedded, with the memory limit and the scratch directory
 /// for spills, or on a Ballista cluster.
@@ -521,6 +531,9 @@ struct Materialised {
     reservations: Vec<(String, MemoryReservation)>,
     /// The runs of days that the views computed a few days at a time are computed for.
     chunks: Vec<std::ops::Range<i32>>,
+    /// Views of [`FROM_POST_ACTIONS_A_FEW_DAYS_AT_A_TIME`] already written to the scratch
+    /// directory, with their schemas.
+    written: Vec<(String, String, SchemaRef)>,
 }
 
 impl std::fmt::Debug for Materialised {
@@ -544,6 +557,7 @@ impl Materialised {
             on_disk_asked: views_on_disk,
             reservations: Vec::new(),
             chunks,
+            written: Vec::new(),
         }
     }
 
@@ -560,7 +574,12 @@ impl Materialised {
         ctx: &SessionContext,
         name: &str,
         scratch: &Scratch,
+        params: &SqlParams,
     ) -> Result<(), KpiError> {
+        if let Some(i) = self.written.iter().position(|(n, _, _)| n == name) {
+            let (_, url, schema) = self.written.remove(i);
+            return register_parquet_dir(ctx, name, &url, schema);
+        }
         let df = ctx.table(name).await?;
         let names: Vec<String> = df
             .schema()
@@ -584,7 +603,7 @@ impl Materialised {
                 .map(|days| over_days(ctx, &df, days))
                 .collect::<Result<Vec<_>, _>>()?
         } else {
-            vec![df]
+            vec![df.clone()]
         };
         if !self.to_files {
             if let Some((table, reservation)) = self
@@ -605,34 +624,120 @@ impl Materialised {
         }
         if !self.on_disk_asked && LEFT_A_VIEW_WHEN_TOO_LARGE.contains(&name) {
             tracing::info!(view = name, "not written after all: it stays a view");
+            if name == "post_actions" && self.chunks.len() > 1 {
+                self.views_of_post_actions_by_days(ctx, &df, scratch, params)
+                    .await?;
+            }
             return Ok(());
         }
-        let path = std::path::absolute(scratch.dir()?.join(name)).map_err(|e| KpiError::Io {
-            path: scratch.parent.clone(),
-            source: e,
-        })?;
-        // A trailing slash: a directory of files, one per partition.
-        let url = format!("{}/", path.display());
-        // One writer per file, not one per column: a view goes to files because memory is
-        // short, and the parallel column writers each buffer a row group's worth.
-        let mut parquet = TableParquetOptions::default();
-        parquet.global.allow_single_file_parallelism = false;
-        // These files live for one run and are read by every KPI: LZ4 spends less CPU on
-        // writing and reading them than the default zstd(3), for larger files.
-        parquet.global.compression = Some("lz4_raw".into());
+        let url = scratch_url(scratch, name)?;
         for part in parts {
-            // Each write names its files afresh, so the parts' files sit side by side.
-            part.write_parquet(&url, DataFrameWriteOptions::new(), Some(parquet.clone()))
-                .await?;
+            write_parquet(part, &url).await?;
         }
-        let options =
-            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-        let config = ListingTableConfig::new(ListingTableUrl::parse(&url)?)
-            .with_listing_options(options)
-            .with_schema(schema);
-        ctx.deregister_table(name)?;
-        ctx.register_table(name, Arc::new(ListingTable::try_new(config)?))?;
-        tracing::debug!(view = name, path = %path.display(), "written as Parquet");
+        register_parquet_dir(ctx, name, &url, schema)?;
+        tracing::debug!(view = name, url, "written as Parquet");
+        Ok(())
+    }
+
+    /// Writes the views of [`FROM_POST_ACTIONS_A_FEW_DAYS_AT_A_TIME`] to the scratch
+    /// directory, each run of days at a time from that run's rows of `post_actions` (`df`,
+    /// the view projected) held in memory. Gives up, writing nothing, when a run of days
+    /// does not fit the budget either: the views are then computed as usual, each from the
+    /// `post_actions` view.
+    async fn views_of_post_actions_by_days(
+        &mut self,
+        ctx: &SessionContext,
+        df: &DataFrame,
+        scratch: &Scratch,
+        params: &SqlParams,
+    ) -> Result<(), KpiError> {
+        // The views between `post_actions` and the last of these, created again over each
+        // run of days: a view binds the tables it reads when it is created.
+        let last = FROM_POST_ACTIONS_A_FEW_DAYS_AT_A_TIME
+            .iter()
+            .filter_map(|n| VIEWS.iter().position(|v| v.name == *n))
+            .max()
+            .unwrap_or(0);
+        let between: Vec<&SqlFile> = VIEWS
+            .iter()
+            .skip_while(|v| v.name != "post_actions")
+            .skip(1)
+            .take_while(|v| VIEWS.iter().position(|w| w.name == v.name) <= Some(last))
+            .collect();
+        let schema = Arc::clone(df.schema().inner());
+        let mut written: Vec<(String, String, SchemaRef)> = Vec::new();
+        let mut fitted = true;
+        for days in self.chunks.clone() {
+            let part = over_days(ctx, df, &days)?;
+            let Some((table, _reservation)) = self
+                .in_memory(ctx, "post_actions", Arc::clone(&schema), &[part])
+                .await?
+            else {
+                fitted = false;
+                break;
+            };
+            ctx.deregister_table("post_actions")?;
+            ctx.register_table("post_actions", Arc::new(table))?;
+            for v in &between {
+                ctx.deregister_table(v.name)?;
+                ctx.sql(&format!(
+                    "CREATE VIEW {} AS {}",
+                    v.name,
+                    params.apply(v.sql)
+                ))
+                .await?;
+            }
+            for name in FROM_POST_ACTIONS_A_FEW_DAYS_AT_A_TIME {
+                let view = ctx.table(name).await?;
+                let names: Vec<String> = view
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().clone())
+                    .collect();
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                let view = view.select_columns(&read_after(name, &names))?;
+                let url = scratch_url(scratch, name)?;
+                if !written.iter().any(|(n, _, _)| n == name) {
+                    let schema = Arc::clone(view.schema().inner());
+                    written.push((name.to_owned(), url.clone(), schema));
+                }
+                write_parquet(view, &url).await?;
+            }
+            // The run's rows go before the next run's come in.
+            for v in &between {
+                ctx.deregister_table(v.name)?;
+            }
+            ctx.deregister_table("post_actions")?;
+        }
+        // `post_actions` a view again, for the queries that read it after these views.
+        ctx.deregister_table("post_actions")?;
+        for v in VIEWS.iter().filter(|v| v.name == "post_actions") {
+            ctx.sql(&format!(
+                "CREATE VIEW {} AS {}",
+                v.name,
+                params.apply(v.sql)
+            ))
+            .await?;
+        }
+        if !fitted {
+            for (name, url, _) in &written {
+                let dir = url.trim_end_matches('/');
+                std::fs::remove_dir_all(dir).map_err(|e| KpiError::Io {
+                    path: dir.into(),
+                    source: e,
+                })?;
+                tracing::debug!(view = name, "not computed a few days at a time");
+            }
+            tracing::info!("a few days of post_actions do not fit in memory either");
+            return Ok(());
+        }
+        tracing::debug!(
+            chunks = self.chunks.len(),
+            views = ?FROM_POST_ACTIONS_A_FEW_DAYS_AT_A_TIME,
+            "computed from post_actions a few days at a time"
+        );
+        self.written = written;
         Ok(())
     }
 
@@ -688,6 +793,48 @@ impl Materialised {
     fn release(&mut self, name: &str) {
         self.reservations.retain(|(n, _)| n != name);
     }
+}
+
+/// The scratch directory's URL for the view `name`: a trailing slash, for a directory of
+/// files.
+fn scratch_url(scratch: &Scratch, name: &str) -> Result<String, KpiError> {
+    let path = std::path::absolute(scratch.dir()?.join(name)).map_err(|e| KpiError::Io {
+        path: scratch.parent.clone(),
+        source: e,
+    })?;
+    Ok(format!("{}/", path.display()))
+}
+
+/// Writes `df` as Parquet files into the directory `url`, beside those already there (each
+/// write names its files afresh).
+async fn write_parquet(df: DataFrame, url: &str) -> Result<(), KpiError> {
+    // One writer per file, not one per column: a view goes to files because memory is
+    // short, and the parallel column writers each buffer a row group's worth.
+    let mut parquet = TableParquetOptions::default();
+    parquet.global.allow_single_file_parallelism = false;
+    // These files live for one run and are read by every KPI: LZ4 spends less CPU on
+    // writing and reading them than the default zstd(3), for larger files.
+    parquet.global.compression = Some("lz4_raw".into());
+    df.write_parquet(url, DataFrameWriteOptions::new(), Some(parquet))
+        .await?;
+    Ok(())
+}
+
+/// Replaces the view `name` by the Parquet files in the directory `url`.
+fn register_parquet_dir(
+    ctx: &SessionContext,
+    name: &str,
+    url: &str,
+    schema: SchemaRef,
+) -> Result<(), KpiError> {
+    let options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = ListingTableConfig::new(ListingTableUrl::parse(url)?)
+        .with_listing_options(options)
+        .with_schema(schema);
+    ctx.deregister_table(name)?;
+    ctx.register_table(name, Arc::new(ListingTable::try_new(config)?))?;
+    Ok(())
 }
 
 /// `df` over the warehouse's records of `days` only: a filter on the day above every scan
@@ -1038,11 +1185,18 @@ mod tests {
         let post_actions_too_large = compute_in_chunks(dir.path(), &too_large, Some(1), Some(2048))
             .await
             .unwrap();
+        // (And with room for a day of `post_actions` but not for all of it: the views that
+        // read it are computed from it a day at a time. 550 kB, in the middle of the budgets
+        // that take that way here, 400-700 kB: a day's batches take ~300 kB in memory.)
+        let a_day_at_a_time = compute_in_chunks(dir.path(), &too_large, Some(1), Some(550_000))
+            .await
+            .unwrap();
         for r in [
             &daily,
             &daily_on_disk,
             &post_actions_a_view,
             &post_actions_too_large,
+            &a_day_at_a_time,
         ] {
             assert_eq!(whole.tables.len(), r.tables.len());
             for (a, b) in whole.tables.iter().zip(&r.tables) {
