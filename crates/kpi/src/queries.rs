@@ -38,7 +38,7 @@ macro_rules! sql_file {
 
 /// The views every KPI builds on, created in this order over the tables `actions`,
 /// `window_days(day)` and `excluded_users(user_norm)`.
-pub const VIEWS: [SqlFile; 8] = [
+pub const VIEWS: [SqlFile; 9] = [
     sql_file!(
         "post_execution",
         "kpis/views/post_execution.sql",
@@ -71,6 +71,11 @@ pub const VIEWS: [SqlFile; 8] = [
         "Search clicks"
     ),
     sql_file!("edits", "kpis/views/edits.sql", "Metadata edits"),
+    sql_file!(
+        "left_out_by_day",
+        "kpis/views/left_out_by_day.sql",
+        "Records left out, per day"
+    ),
 ];
 
 /// Every KPI query, in report order. `users_per_role` also needs the table

@@ -1072,6 +1072,7 @@ fn a_small_memory_limit_spills_to_the_same_report_and_a_tiny_one_fails_clearly()
         "searches",
         "search_clicks",
         "edits",
+        "left_out_by_day",
     ] {
         assert!(
             logged("written as Parquet", view),
