@@ -387,7 +387,7 @@ async fn compute_in_chunks(
 /// The SQL files stay as they are (a team's warehouse runs them as plain views); only this
 /// engine swaps each of these views for an in-memory table of the same name, holding only
 /// the columns the other SQL refers to, and drops the tables nothing reads any more.
-pub(crate) const MATERIALISED: [(&str, &str); 7] = [
+pub(crate) const MATERIALISED: [(&str, &str); 8] = [
     ("repeated_span_ids", "repeated_span_ids"),
     ("post_actions", "post_actions"),
     ("active_days", "active_days"),
@@ -395,6 +395,7 @@ pub(crate) const MATERIALISED: [(&str, &str); 7] = [
     ("search_clicks", "search_clicks"),
     ("edits", "edits"),
     ("left_out_by_day", "left_out_by_day"),
+    ("resource_viewers", "resource_viewers"),
 ];
 
 /// Materialised views that stay views when they do not fit in memory, rather than being
@@ -424,12 +425,13 @@ const A_FEW_DAYS_AT_A_TIME: [&str; 1] = ["repeated_span_ids"];
 /// to the scratch directory, the next run of days. One pass over the warehouse then serves
 /// all four, where each otherwise recomputed `post_actions` from the warehouse (docs/
 /// benchmarks.md, "2026-12-08").
-const FROM_POST_ACTIONS_A_FEW_DAYS_AT_A_TIME: [&str; 5] = [
+const FROM_POST_ACTIONS_A_FEW_DAYS_AT_A_TIME: [&str; 6] = [
     "active_days",
     "searches",
     "search_clicks",
     "edits",
     "left_out_by_day",
+    "resource_viewers",
 ];
 
 /// The session the KPIs run in: embedded, with the memory limit and the scratch directory
@@ -1123,7 +1125,12 @@ mod tests {
             UserAction {
                 start_epoch_ms: Some(start),
                 end_epoch_ms: Some(start + 5),
-                keyword_args_json: Some(LongString::new("{}")),
+                // Four tables, each viewed by some users on several days: a run of days
+                // at a time, a table and viewer come once per run.
+                keyword_args_json: Some(LongString::new(format!(
+                    r#"{{"table_key":"hive://t{}"}}"#,
+                    n % 4
+                ))),
                 user: Some(user.into()),
                 command: Some("_get_table_metadata".into()),
                 trace_id: Some(format!("{n:032x}")),
@@ -1167,6 +1174,8 @@ mod tests {
                 .unwrap()
         };
         assert_eq!(duplicates(&whole), serde_json::json!(3));
+        let tables = whole.table("top_tables").unwrap();
+        assert_eq!(tables.rows.len(), 4);
         assert_eq!(duplicates(&daily), serde_json::json!(3));
         // And with the views written to the scratch directory, a write per chunk.
         let scratch = tempfile::tempdir().unwrap();
