@@ -1,11 +1,14 @@
 -- Top 50 dashboards: views, distinct viewers, score = viewers x ln(views); dashboards
 -- with fewer viewers than the minimum are left out.
 SELECT resource_key AS uri,
-       SUM(view_count) AS views,
+       COUNT(*) AS views,
        COUNT(DISTINCT user_norm) AS viewers,
-       COUNT(DISTINCT user_norm) * LN(CAST(SUM(view_count) AS DOUBLE)) AS score
-FROM resource_viewers
-WHERE command = '_get_dashboard_metadata'
+       COUNT(DISTINCT user_norm) * LN(CAST(COUNT(*) AS DOUBLE)) AS score
+FROM qualifying
+WHERE success
+  AND command = '_get_dashboard_metadata'
+  AND day >= {from_day}
+  AND resource_key IS NOT NULL
 GROUP BY resource_key
 HAVING COUNT(DISTINCT user_norm) >= {min_viewers}
 ORDER BY views DESC, viewers DESC, uri ASC

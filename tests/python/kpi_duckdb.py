@@ -16,7 +16,7 @@ import sys
 
 import duckdb
 
-VIEWS = ["post_execution", "repeated_span_ids", "post_actions", "qualifying", "active_days", "searches", "search_clicks", "edits", "left_out_by_day", "resource_viewers"]
+VIEWS = ["post_execution", "repeated_span_ids", "post_actions", "qualifying", "active_days", "searches", "search_clicks", "edits", "left_out_by_day"]
 
 
 def substitute(sql, p):

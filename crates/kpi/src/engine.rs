@@ -387,7 +387,7 @@ async fn compute_in_chunks(
 /// The SQL files stay as they are (a team's warehouse runs them as plain views); only this
 /// engine swaps each of these views for an in-memory table of the same name, holding only
 /// the columns the other SQL refers to, and drops the tables nothing reads any more.
-pub(crate) const MATERIALISED: [(&str, &str); 8] = [
+pub(crate) const MATERIALISED: [(&str, &str); 7] = [
     ("repeated_span_ids", "repeated_span_ids"),
     ("post_actions", "post_actions"),
     ("active_days", "active_days"),
@@ -395,7 +395,6 @@ pub(crate) const MATERIALISED: [(&str, &str); 8] = [
     ("search_clicks", "search_clicks"),
     ("edits", "edits"),
     ("left_out_by_day", "left_out_by_day"),
-    ("resource_viewers", "resource_viewers"),
 ];
 
 /// Materialised views that stay views when they do not fit in memory, rather than being
@@ -425,13 +424,12 @@ const A_FEW_DAYS_AT_A_TIME: [&str; 1] = ["repeated_span_ids"];
 /// to the scratch directory, the next run of days. One pass over the warehouse then serves
 /// all four, where each otherwise recomputed `post_actions` from the warehouse (docs/
 /// benchmarks.md, "2026-12-08").
-const FROM_POST_ACTIONS_A_FEW_DAYS_AT_A_TIME: [&str; 6] = [
+const FROM_POST_ACTIONS_A_FEW_DAYS_AT_A_TIME: [&str; 5] = [
     "active_days",
     "searches",
     "search_clicks",
     "edits",
     "left_out_by_day",
-    "resource_viewers",
 ];
 
 /// The session the KPIs run in: embedded, with the memory limit and the scratch directory

@@ -38,7 +38,7 @@ macro_rules! sql_file {
 
 /// The views every KPI builds on, created in this order over the tables `actions`,
 /// `window_days(day)` and `excluded_users(user_norm)`.
-pub const VIEWS: [SqlFile; 10] = [
+pub const VIEWS: [SqlFile; 9] = [
     sql_file!(
         "post_execution",
         "kpis/views/post_execution.sql",
@@ -75,11 +75,6 @@ pub const VIEWS: [SqlFile; 10] = [
         "left_out_by_day",
         "kpis/views/left_out_by_day.sql",
         "Records left out, per day"
-    ),
-    sql_file!(
-        "resource_viewers",
-        "kpis/views/resource_viewers.sql",
-        "Views per table or dashboard and viewer"
     ),
 ];
 

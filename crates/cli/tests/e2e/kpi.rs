@@ -1073,7 +1073,6 @@ fn a_small_memory_limit_spills_to_the_same_report_and_a_tiny_one_fails_clearly()
         "search_clicks",
         "edits",
         "left_out_by_day",
-        "resource_viewers",
     ] {
         assert!(
             logged("written as Parquet", view),
