@@ -382,7 +382,8 @@ async fn compute_in_chunks(
 /// `searches`, `search_clicks` and `edits` (a third of the records, a few columns: 340 MB
 /// at 10.8M events against 1.57 GB for `post_actions`) are read by ten KPI queries, which
 /// would otherwise filter every record of `post_actions` ten times (or, once it is on
-/// disk, read it ten times).
+/// disk, read it ten times). `left_out_by_day` (a row per day) is what `exclusions` adds
+/// up, so that no KPI query but the two top lists reads `post_actions` itself.
 ///
 /// The SQL files stay as they are (a team's warehouse runs them as plain views); only this
 /// engine swaps each of these views for an in-memory table of the same name, holding only
@@ -398,12 +399,12 @@ pub(crate) const MATERIALISED: [(&str, &str); 7] = [
 ];
 
 /// Materialised views that stay views when they do not fit in memory, rather than being
-/// written to the scratch directory: the views after `post_actions` are materialised, so
-/// only seven queries read it (`active_days`, `searches`, `search_clicks`, `edits`,
-/// `exclusions`, `top_tables`, `top_dashboards`), and recomputing it from the warehouse
-/// for each cost less than writing it once and reading it back seven times: at 108M events
-/// under 6 GiB, 164.1 s against 205.7 s, same report, peak 6.7 GiB (docs/benchmarks.md,
-/// "2026-12-07"). `--views-on-disk` still writes it.
+/// written to the scratch directory: the views after `post_actions` are materialised (a
+/// few days at a time, see [`FROM_POST_ACTIONS_A_FEW_DAYS_AT_A_TIME`]), so only
+/// `top_tables` and `top_dashboards` read it then, and recomputing it from the warehouse
+/// for each reader cost less than writing it once and reading it back: at 108M events
+/// under 6 GiB, 164.1 s against 205.7 s with seven readers, same report, peak 6.7 GiB
+/// (docs/benchmarks.md, "2026-12-07"). `--views-on-disk` still writes it.
 const LEFT_A_VIEW_WHEN_TOO_LARGE: [&str; 1] = ["post_actions"];
 
 /// Materialised views that the other SQL reads the same whether they are computed over
@@ -422,8 +423,9 @@ const A_FEW_DAYS_AT_A_TIME: [&str; 1] = ["repeated_span_ids"];
 /// When `post_actions` does not fit in memory but a few days of it do, they are computed
 /// from it that way: a run of days of `post_actions` in memory, these views of it written
 /// to the scratch directory, the next run of days. One pass over the warehouse then serves
-/// all four, where each otherwise recomputed `post_actions` from the warehouse (docs/
-/// benchmarks.md, "2026-12-08").
+/// all five, where each otherwise recomputed `post_actions` from the warehouse: at 108M
+/// events under 6 GiB, 48.8 s for the pass and `exclusions` against 68.3 s for the five
+/// views (then four) and `exclusions` (docs/benchmarks.md, "2026-12-07, later").
 const FROM_POST_ACTIONS_A_FEW_DAYS_AT_A_TIME: [&str; 5] = [
     "active_days",
     "searches",
