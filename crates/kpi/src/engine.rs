@@ -297,12 +297,7 @@ async fn compute_in_chunks(
         ProgressBar::hidden()
     };
     for v in VIEWS {
-        ctx.sql(&format!(
-            "CREATE VIEW {} AS {}",
-            v.name,
-            params.apply(v.sql)
-        ))
-        .await?;
+        create_view(&ctx, &v, params).await?;
         // On a cluster the views stay views, recomputed within each KPI's job: a view
         // written out as Parquet by a distributed job is not safe, since a task re-run after
         // a lost executor leaves the first attempt's file beside its own (seen: a click
@@ -652,17 +647,14 @@ impl Materialised {
     ) -> Result<(), KpiError> {
         // The views between `post_actions` and the last of these, created again over each
         // run of days: a view binds the tables it reads when it is created.
+        let at = |name: &str| VIEWS.iter().position(|v| v.name == name);
+        let first = at("post_actions").map_or(VIEWS.len(), |i| i + 1);
         let last = FROM_POST_ACTIONS_A_FEW_DAYS_AT_A_TIME
             .iter()
-            .filter_map(|n| VIEWS.iter().position(|v| v.name == *n))
+            .filter_map(|n| at(n))
             .max()
             .unwrap_or(0);
-        let between: Vec<&SqlFile> = VIEWS
-            .iter()
-            .skip_while(|v| v.name != "post_actions")
-            .skip(1)
-            .take_while(|v| VIEWS.iter().position(|w| w.name == v.name) <= Some(last))
-            .collect();
+        let between = VIEWS.get(first..=last).unwrap_or_default();
         let schema = Arc::clone(df.schema().inner());
         let mut written: Vec<(String, String, SchemaRef)> = Vec::new();
         let mut fitted = true;
@@ -677,14 +669,9 @@ impl Materialised {
             };
             ctx.deregister_table("post_actions")?;
             ctx.register_table("post_actions", Arc::new(table))?;
-            for v in &between {
+            for v in between {
                 ctx.deregister_table(v.name)?;
-                ctx.sql(&format!(
-                    "CREATE VIEW {} AS {}",
-                    v.name,
-                    params.apply(v.sql)
-                ))
-                .await?;
+                create_view(ctx, v, params).await?;
             }
             for name in FROM_POST_ACTIONS_A_FEW_DAYS_AT_A_TIME {
                 let view = projected(ctx, name).await?;
@@ -696,20 +683,15 @@ impl Materialised {
                 write_parquet(view, &url).await?;
             }
             // The run's rows go before the next run's come in.
-            for v in &between {
+            for v in between {
                 ctx.deregister_table(v.name)?;
             }
             ctx.deregister_table("post_actions")?;
         }
         // `post_actions` a view again, for the queries that read it after these views.
         ctx.deregister_table("post_actions")?;
-        for v in VIEWS.iter().filter(|v| v.name == "post_actions") {
-            ctx.sql(&format!(
-                "CREATE VIEW {} AS {}",
-                v.name,
-                params.apply(v.sql)
-            ))
-            .await?;
+        if let Some(v) = VIEWS.iter().find(|v| v.name == "post_actions") {
+            create_view(ctx, v, params).await?;
         }
         if !fitted {
             for (name, url, _) in &written {
@@ -789,6 +771,21 @@ impl Materialised {
     fn release(&mut self, name: &str) {
         self.reservations.retain(|(n, _)| n != name);
     }
+}
+
+/// Creates the view of the SQL file `v`, its placeholders substituted.
+async fn create_view(
+    ctx: &SessionContext,
+    v: &SqlFile,
+    params: &SqlParams,
+) -> Result<(), KpiError> {
+    ctx.sql(&format!(
+        "CREATE VIEW {} AS {}",
+        v.name,
+        params.apply(v.sql)
+    ))
+    .await?;
+    Ok(())
 }
 
 /// The view `name` projected onto the columns that the SQL files after it mention
