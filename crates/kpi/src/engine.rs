@@ -1132,31 +1132,50 @@ mod tests {
         );
     }
 
+    /// The `n`th record: `user` views `table` on `day` (days since the epoch).
+    fn table_view(n: u64, day: i64, user: &str, table: &str) -> actionlog::proto::UserAction {
+        use actionlog::proto::{LongString, UserAction};
+        let start = day * actionlog_warehouse::MS_PER_DAY + 3_600_000 + n as i64;
+        UserAction {
+            start_epoch_ms: Some(start),
+            end_epoch_ms: Some(start + 5),
+            keyword_args_json: Some(LongString::new(format!(r#"{{"table_key":"{table}"}}"#))),
+            user: Some(user.into()),
+            command: Some("_get_table_metadata".into()),
+            trace_id: Some(format!("{n:032x}")),
+            span_id: Some(format!("{n:016x}")),
+            ..UserAction::default()
+        }
+    }
+
+    /// A warehouse of `actions`, a file per record (so that the days' files have sizes to
+    /// chunk by).
+    fn warehouse_of(actions: &[actionlog::proto::UserAction]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = actionlog_warehouse::WarehouseWriter::open(dir.path()).unwrap();
+        for a in actions {
+            w.write(std::slice::from_ref(a)).unwrap();
+        }
+        w.flush().unwrap();
+        dir
+    }
+
+    fn assert_same_tables(a: &KpiReport, b: &KpiReport) {
+        assert_eq!(a.tables.len(), b.tables.len());
+        for (a, b) in a.tables.iter().zip(&b.tables) {
+            assert_eq!(a.rows, b.rows, "{}", a.name);
+        }
+    }
+
     /// Computed one day at a time, `repeated_span_ids` gives the same report: a copy on the
     /// same day is found in that day's chunk, and an id reused on another day is a record.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn repeated_span_ids_a_day_at_a_time_give_the_same_report() {
-        use actionlog::proto::{LongString, UserAction};
-        let at = |n: u64, day: i64, user: &str| {
-            let start = day * actionlog_warehouse::MS_PER_DAY + 3_600_000 + n as i64;
-            UserAction {
-                start_epoch_ms: Some(start),
-                end_epoch_ms: Some(start + 5),
-                // Four tables, each viewed on several days: the top lists have rows to
-                // compare.
-                keyword_args_json: Some(LongString::new(format!(
-                    r#"{{"table_key":"hive://t{}"}}"#,
-                    n % 4
-                ))),
-                user: Some(user.into()),
-                command: Some("_get_table_metadata".into()),
-                trace_id: Some(format!("{n:032x}")),
-                span_id: Some(format!("{n:016x}")),
-                ..UserAction::default()
-            }
-        };
+        // Four tables, each viewed on several days: the top lists have rows to compare.
+        let at =
+            |n: u64, day: i64, user: &str| table_view(n, day, user, &format!("hive://t{}", n % 4));
         let day0 = 20_000;
-        let mut actions: Vec<UserAction> = (0..30)
+        let mut actions: Vec<_> = (0..30)
             .map(|n| at(n, day0 + (n % 3) as i64, &format!("u{}", n % 7)))
             .collect();
         // Copies within a day (of records 4 and 5), and record 6's ids again on a later day.
@@ -1166,13 +1185,7 @@ mod tests {
         let mut reused = at(6, day0 + 2, "someone");
         reused.start_epoch_ms = reused.start_epoch_ms.map(|s| s + 1);
         actions.push(reused);
-        let dir = tempfile::tempdir().unwrap();
-        let mut w = actionlog_warehouse::WarehouseWriter::open(dir.path()).unwrap();
-        for a in &actions {
-            // One file per record: the days' files have sizes to chunk by.
-            w.write(std::slice::from_ref(a)).unwrap();
-        }
-        w.flush().unwrap();
+        let dir = warehouse_of(&actions);
         let opts = KpiOptions::default();
         let plan = plan(dir.path(), &opts).unwrap();
         assert_eq!(
@@ -1230,11 +1243,46 @@ mod tests {
             &post_actions_too_large,
             &a_day_at_a_time,
         ] {
-            assert_eq!(whole.tables.len(), r.tables.len());
-            for (a, b) in whole.tables.iter().zip(&r.tables) {
-                assert_eq!(a.rows, b.rows, "{}", a.name);
-            }
+            assert_same_tables(&whole, r);
         }
+    }
+
+    /// When the runs of days before the last fit the views' budget and the last one does
+    /// not, the views already written for the first runs are deleted and computed from
+    /// the `post_actions` view instead: the same report, no rows counted twice.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_run_of_days_over_the_budget_undoes_the_runs_before_it() {
+        let day0 = 20_000;
+        let mut actions: Vec<_> = (0..20)
+            .map(|n| {
+                let (user, table) = (format!("u{}", n % 5), format!("hive://t{}", n % 3));
+                table_view(n, day0 + (n % 2) as i64, &user, &table)
+            })
+            .collect();
+        // The last day's tables have long names: that day of `post_actions` takes over
+        // 1 MB in memory, each day before it 364 kB. (Checked that the views written for
+        // the first two days are the ones deleted: 5 views, after two runs.)
+        let long = "x".repeat(100_000);
+        actions.extend((20..30).map(|n| {
+            let table = format!("hive://{long}{}", n % 3);
+            table_view(n, day0 + 2, &format!("u{}", n % 5), &table)
+        }));
+        let dir = warehouse_of(&actions);
+        let scratch = tempfile::tempdir().unwrap();
+        let opts = KpiOptions {
+            scratch_dir: Some(scratch.path().to_path_buf()),
+            ..KpiOptions::default()
+        };
+        let whole = compute_in_chunks(dir.path(), &opts, None, None)
+            .await
+            .unwrap();
+        assert_eq!(whole.table("top_tables").unwrap().rows.len(), 6);
+        let undone = compute_in_chunks(dir.path(), &opts, Some(1), Some(600_000))
+            .await
+            .unwrap();
+        assert_same_tables(&whole, &undone);
+        // Nothing of the run is left in the scratch directory.
+        assert_eq!(std::fs::read_dir(scratch.path()).unwrap().count(), 0);
     }
 
     /// A grouping emits its result as zero-copy slices of one batch: the view's memory is
