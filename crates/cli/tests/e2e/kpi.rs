@@ -802,6 +802,17 @@ async fn bad_inputs_fail_clearly() {
         .expect("run actionlog");
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is empty"));
+    // A URL is not read (--print-sql lists the warehouse too): the message says why.
+    let out = Command::new(bin)
+        .args(["kpi", "--print-sql", "--warehouse", "s3a://bucket/wh"])
+        .output()
+        .expect("run actionlog");
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no such directory") && stderr.contains("URLs such as s3:// are not read"),
+        "{stderr}"
+    );
     let out = Command::new(bin)
         .args(["kpi", "--warehouse"])
         .arg(&wh)
@@ -811,6 +822,23 @@ async fn bad_inputs_fail_clearly() {
         .expect("run actionlog");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing column(s) email, role"));
+    // --print-sql cannot hash the employee table: refused, not printed in the clear.
+    let key = dir.path().join("pseudonym.key");
+    std::fs::write(&key, "key-9d8c7b6a5f4e3d2c1b0a").expect("write");
+    let emp = dir.path().join("employees.csv");
+    std::fs::write(&emp, EMPLOYEES_CSV).expect("write");
+    let out = Command::new(bin)
+        .args(["kpi", "--print-sql", "--warehouse"])
+        .arg(&wh)
+        .arg("--employees")
+        .arg(&emp)
+        .arg("--pseudonym-key-file")
+        .arg(&key)
+        .output()
+        .expect("run actionlog");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--print-sql cannot pseudonymise"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
