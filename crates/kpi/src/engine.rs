@@ -298,7 +298,7 @@ async fn compute_in_chunks(
         ProgressBar::hidden()
     };
     for v in VIEWS {
-        create_view(&ctx, &v, params).await?;
+        held.create_view(&ctx, &v, params).await?;
         // On a cluster the views stay views, recomputed within each KPI's job: a view
         // written out as Parquet by a distributed job is not safe, since a task re-run after
         // a lost executor leaves the first attempt's file beside its own (seen: a click
@@ -519,6 +519,12 @@ impl Scratch {
     }
 }
 
+/// `post_actions` when no span id repeats (the usual case): kpis/views/post_actions.sql
+/// numbers a record only when its span id repeats or is missing, and a record without an
+/// id is copy 1 of its own, so every record is copy 1. The same columns in the same order.
+const NO_COPIES_POST_ACTIONS: &str =
+    "CREATE VIEW post_actions AS SELECT p.*, CAST(1 AS BIGINT) AS copy_no FROM post_execution p";
+
 /// The materialised views of a run and the memory they hold.
 struct Materialised {
     /// Materialised views in memory may take this many bytes of the pool (half the limit).
@@ -540,6 +546,8 @@ struct Materialised {
     /// Views of [`FROM_POST_ACTIONS_A_FEW_DAYS_AT_A_TIME`] already written to the scratch
     /// directory, with their schemas.
     written: Vec<(String, String, SchemaRef)>,
+    /// `repeated_span_ids` was held in memory and is empty: no record has a copy.
+    no_repeated_ids: bool,
 }
 
 impl std::fmt::Debug for Materialised {
@@ -565,6 +573,7 @@ impl Materialised {
             chunks,
             window_bytes: 0,
             written: Vec::new(),
+            no_repeated_ids: false,
         }
     }
 
@@ -617,10 +626,11 @@ impl Materialised {
                     files_bytes = self.window_bytes,
                     "not tried in memory: its files take over half the budget"
                 );
-            } else if let Some((table, reservation)) = self
+            } else if let Some((table, reservation, rows)) = self
                 .in_memory(ctx, name, Arc::clone(&schema), &parts)
                 .await?
             {
+                self.no_repeated_ids |= name == "repeated_span_ids" && rows == 0;
                 ctx.deregister_table(name)?;
                 ctx.register_table(name, Arc::new(table))?;
                 self.reservations.push((name.to_owned(), reservation));
@@ -677,7 +687,7 @@ impl Materialised {
         let mut fitted = true;
         for days in self.chunks.clone() {
             let part = over_days(ctx, df, &days)?;
-            let Some((table, _reservation)) = self
+            let Some((table, _reservation, _)) = self
                 .in_memory(ctx, "post_actions", Arc::clone(&schema), &[part])
                 .await?
             else {
@@ -688,7 +698,7 @@ impl Materialised {
             ctx.register_table("post_actions", Arc::new(table))?;
             for v in between {
                 ctx.deregister_table(v.name)?;
-                create_view(ctx, v, params).await?;
+                self.create_view(ctx, v, params).await?;
             }
             for name in FROM_POST_ACTIONS_A_FEW_DAYS_AT_A_TIME {
                 let view = projected(ctx, name).await?;
@@ -708,7 +718,7 @@ impl Materialised {
         // `post_actions` a view again, for the queries that read it after these views.
         ctx.deregister_table("post_actions")?;
         if let Some(v) = VIEWS.iter().find(|v| v.name == "post_actions") {
-            create_view(ctx, v, params).await?;
+            self.create_view(ctx, v, params).await?;
         }
         if !fitted {
             for (name, url, _) in &written {
@@ -744,7 +754,7 @@ impl Materialised {
         name: &str,
         schema: SchemaRef,
         parts: &[DataFrame],
-    ) -> Result<Option<(MemTable, MemoryReservation)>, KpiError> {
+    ) -> Result<Option<(MemTable, MemoryReservation, usize)>, KpiError> {
         use futures::StreamExt;
         let pool = &ctx.runtime_env().memory_pool;
         let reservation = MemoryConsumer::new(format!("materialised view {name}")).register(pool);
@@ -781,7 +791,29 @@ impl Materialised {
             bytes = reservation.size(),
             "held in memory"
         );
-        Ok(Some((MemTable::try_new(schema, partitions)?, reservation)))
+        Ok(Some((
+            MemTable::try_new(schema, partitions)?,
+            reservation,
+            rows,
+        )))
+    }
+
+    /// Creates the view of the SQL file `v`. With no repeated span id, `post_actions` is
+    /// every post-execution record as copy 1: its file's result then, without its join
+    /// with the repeated ids, which at 108M events was ~3.5 s of every pass over the
+    /// records and made each reader decode every span id.
+    async fn create_view(
+        &self,
+        ctx: &SessionContext,
+        v: &SqlFile,
+        params: &SqlParams,
+    ) -> Result<(), KpiError> {
+        if self.no_repeated_ids && v.name == "post_actions" {
+            tracing::debug!(view = v.name, "no repeated span id: every record is copy 1");
+            ctx.sql(NO_COPIES_POST_ACTIONS).await?;
+            return Ok(());
+        }
+        create_view(ctx, v, params).await
     }
 
     /// Gives back the memory of a table that nothing reads any more.
@@ -1167,6 +1199,56 @@ mod tests {
         }
     }
 
+    /// With no repeated span id, `post_actions` is every record as copy 1 without the SQL
+    /// file's join: the report is that of the file's view (which the engine uses when
+    /// `repeated_span_ids` went to disk, so it does not know that it is empty), records
+    /// without a span id or a trace id included, and with `post_actions` left a view.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn without_repeated_span_ids_every_record_is_copy_one() {
+        let day0 = 20_000;
+        let mut actions: Vec<_> = (0..24)
+            .map(|n| {
+                let (user, table) = (format!("u{}", n % 5), format!("hive://t{}", n % 4));
+                table_view(n, day0 + (n % 3) as i64, &user, &table)
+            })
+            .collect();
+        actions[3].span_id = None;
+        actions[7].span_id = None;
+        actions[9].trace_id = None;
+        // The same record again without a span id: it cannot be told from a copy, so it
+        // is a record of its own.
+        actions.push(actions[3].clone());
+        let dir = warehouse_of(&actions);
+        let views = |r: &KpiReport| -> i64 {
+            let t = r.table("top_tables").unwrap();
+            (0..t.rows.len())
+                .map(|i| t.get(i, "views").and_then(Value::as_i64).unwrap())
+                .sum()
+        };
+        let in_memory = compute_in_chunks(dir.path(), &KpiOptions::default(), None, None)
+            .await
+            .unwrap();
+        assert_eq!(views(&in_memory), 25);
+        let scratch = tempfile::tempdir().unwrap();
+        let on_disk = KpiOptions {
+            views_on_disk: true,
+            scratch_dir: Some(scratch.path().to_path_buf()),
+            ..KpiOptions::default()
+        };
+        let files_view = compute_in_chunks(dir.path(), &on_disk, None, None)
+            .await
+            .unwrap();
+        assert_same_tables(&in_memory, &files_view);
+        let too_large = KpiOptions {
+            scratch_dir: Some(scratch.path().to_path_buf()),
+            ..KpiOptions::default()
+        };
+        let post_actions_a_view = compute_in_chunks(dir.path(), &too_large, Some(1), Some(2048))
+            .await
+            .unwrap();
+        assert_same_tables(&in_memory, &post_actions_a_view);
+    }
+
     /// Computed one day at a time, `repeated_span_ids` gives the same report: a copy on the
     /// same day is found in that day's chunk, and an id reused on another day is a record.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1303,7 +1385,7 @@ mod tests {
             .await
             .unwrap();
         let held = Materialised::new(Some(limit), false, Vec::new());
-        let (table, reservation) = held
+        let (table, reservation, _) = held
             .in_memory(&ctx, "groups", Arc::clone(df.schema().inner()), &[df])
             .await
             .unwrap()
