@@ -1180,6 +1180,25 @@ mod tests {
         }
     }
 
+    /// The first day of the tests' records (days since the epoch).
+    const DAY0: i64 = 20_000;
+
+    /// `count` table views: record `n` by user `u{n % users}` of table `hive://t{n % tables}`
+    /// on day `DAY0 + n % days`.
+    fn table_views(
+        count: u64,
+        days: u64,
+        users: u64,
+        tables: u64,
+    ) -> Vec<actionlog::proto::UserAction> {
+        (0..count)
+            .map(|n| {
+                let (user, table) = (format!("u{}", n % users), format!("hive://t{}", n % tables));
+                table_view(n, DAY0 + (n % days) as i64, &user, &table)
+            })
+            .collect()
+    }
+
     /// A warehouse of `actions`, a file per record (so that the days' files have sizes to
     /// chunk by).
     fn warehouse_of(actions: &[actionlog::proto::UserAction]) -> tempfile::TempDir {
@@ -1205,13 +1224,7 @@ mod tests {
     /// without a span id or a trace id included, and with `post_actions` left a view.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn without_repeated_span_ids_every_record_is_copy_one() {
-        let day0 = 20_000;
-        let mut actions: Vec<_> = (0..24)
-            .map(|n| {
-                let (user, table) = (format!("u{}", n % 5), format!("hive://t{}", n % 4));
-                table_view(n, day0 + (n % 3) as i64, &user, &table)
-            })
-            .collect();
+        let mut actions = table_views(24, 3, 5, 4);
         actions[3].span_id = None;
         actions[7].span_id = None;
         actions[9].trace_id = None;
@@ -1256,15 +1269,12 @@ mod tests {
         // Four tables, each viewed on several days: the top lists have rows to compare.
         let at =
             |n: u64, day: i64, user: &str| table_view(n, day, user, &format!("hive://t{}", n % 4));
-        let day0 = 20_000;
-        let mut actions: Vec<_> = (0..30)
-            .map(|n| at(n, day0 + (n % 3) as i64, &format!("u{}", n % 7)))
-            .collect();
+        let mut actions = table_views(30, 3, 7, 4);
         // Copies within a day (of records 4 and 5), and record 6's ids again on a later day.
         actions.push(actions[4].clone());
         actions.push(actions[5].clone());
         actions.push(actions[5].clone());
-        let mut reused = at(6, day0 + 2, "someone");
+        let mut reused = at(6, DAY0 + 2, "someone");
         reused.start_epoch_ms = reused.start_epoch_ms.map(|s| s + 1);
         actions.push(reused);
         let dir = warehouse_of(&actions);
@@ -1334,20 +1344,14 @@ mod tests {
     /// the `post_actions` view instead: the same report, no rows counted twice.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_run_of_days_over_the_budget_undoes_the_runs_before_it() {
-        let day0 = 20_000;
-        let mut actions: Vec<_> = (0..20)
-            .map(|n| {
-                let (user, table) = (format!("u{}", n % 5), format!("hive://t{}", n % 3));
-                table_view(n, day0 + (n % 2) as i64, &user, &table)
-            })
-            .collect();
+        let mut actions = table_views(20, 2, 5, 3);
         // The last day's tables have long names: that day of `post_actions` takes over
         // 1 MB in memory, each day before it 364 kB. (Checked that the views written for
         // the first two days are the ones deleted: 5 views, after two runs.)
         let long = "x".repeat(100_000);
         actions.extend((20..30).map(|n| {
             let table = format!("hive://{long}{}", n % 3);
-            table_view(n, day0 + 2, &format!("u{}", n % 5), &table)
+            table_view(n, DAY0 + 2, &format!("u{}", n % 5), &table)
         }));
         let dir = warehouse_of(&actions);
         let scratch = tempfile::tempdir().unwrap();

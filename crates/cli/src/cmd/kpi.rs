@@ -243,17 +243,15 @@ pub(crate) fn run(args: Args) -> CliResult {
         Err(KpiError::EmptyWarehouse) => {
             // A URL (s3a://, hdfs://) reads as a relative path that does not exist: say
             // so, rather than call someone's full bucket empty.
-            if args.warehouse.exists() {
-                eprintln!(
-                    "actionlog: error: the warehouse {} is empty: no dt=YYYY-MM-DD/*.parquet file found (land some actions first, e.g. `actionlog generate`)",
-                    args.warehouse.display()
-                );
+            let why = if args.warehouse.exists() {
+                "no dt=YYYY-MM-DD/*.parquet file found (land some actions first, e.g. `actionlog generate`)"
             } else {
-                eprintln!(
-                    "actionlog: error: the warehouse {} is empty: there is no such directory (--warehouse is a local or mounted directory; URLs such as s3:// are not read)",
-                    args.warehouse.display()
-                );
-            }
+                "there is no such directory (--warehouse is a local or mounted directory; URLs such as s3:// are not read)"
+            };
+            eprintln!(
+                "actionlog: error: the warehouse {} is empty: {why}",
+                args.warehouse.display()
+            );
             return Ok(ExitCode::from(EXIT_NO_DATA));
         }
         Err(e) if e.is_out_of_memory() => {
