@@ -38,8 +38,9 @@ def plain(v):
     return v
 
 
-def main():
-    p = json.loads(pathlib.Path(sys.argv[1]).read_text())
+def connect(p):
+    """A DuckDB connection with `actions`, the parameter tables, `employees` (if given) and
+    the views of kpis/views, as the KPI files expect them."""
     kpis = pathlib.Path(p["kpis_dir"])
     con = duckdb.connect()
     pattern = str(pathlib.Path(p["warehouse"]) / "dt=*" / "*.parquet")
@@ -61,6 +62,13 @@ def main():
     for name in VIEWS:
         sql = substitute((kpis / "views" / f"{name}.sql").read_text(), p)
         con.execute(f"CREATE VIEW {name} AS {sql}")
+    return con
+
+
+def main():
+    p = json.loads(pathlib.Path(sys.argv[1]).read_text())
+    kpis = pathlib.Path(p["kpis_dir"])
+    con = connect(p)
     out = {}
     for f in sorted(kpis.glob("*.sql")):
         if f.stem == "users_per_role" and not p.get("employees"):
