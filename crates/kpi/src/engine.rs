@@ -1199,6 +1199,16 @@ mod tests {
             .collect()
     }
 
+    /// The default options with `scratch` as the scratch directory, and the views written
+    /// there from the start if `views_on_disk`.
+    fn with_scratch(scratch: &tempfile::TempDir, views_on_disk: bool) -> KpiOptions {
+        KpiOptions {
+            views_on_disk,
+            scratch_dir: Some(scratch.path().to_path_buf()),
+            ..KpiOptions::default()
+        }
+    }
+
     /// A warehouse of `actions`, a file per record (so that the days' files have sizes to
     /// chunk by).
     fn warehouse_of(actions: &[actionlog::proto::UserAction]) -> tempfile::TempDir {
@@ -1243,19 +1253,12 @@ mod tests {
             .unwrap();
         assert_eq!(views(&in_memory), 25);
         let scratch = tempfile::tempdir().unwrap();
-        let on_disk = KpiOptions {
-            views_on_disk: true,
-            scratch_dir: Some(scratch.path().to_path_buf()),
-            ..KpiOptions::default()
-        };
+        let on_disk = with_scratch(&scratch, true);
         let files_view = compute_in_chunks(dir.path(), &on_disk, None, None)
             .await
             .unwrap();
         assert_same_tables(&in_memory, &files_view);
-        let too_large = KpiOptions {
-            scratch_dir: Some(scratch.path().to_path_buf()),
-            ..KpiOptions::default()
-        };
+        let too_large = with_scratch(&scratch, false);
         let post_actions_a_view = compute_in_chunks(dir.path(), &too_large, Some(1), Some(2048))
             .await
             .unwrap();
@@ -1301,20 +1304,13 @@ mod tests {
         assert_eq!(duplicates(&daily), serde_json::json!(3));
         // And with the views written to the scratch directory, a write per chunk.
         let scratch = tempfile::tempdir().unwrap();
-        let on_disk = KpiOptions {
-            views_on_disk: true,
-            scratch_dir: Some(scratch.path().to_path_buf()),
-            ..KpiOptions::default()
-        };
+        let on_disk = with_scratch(&scratch, true);
         let daily_on_disk = compute_in_chunks(dir.path(), &on_disk, Some(1), None)
             .await
             .unwrap();
         // And with `post_actions` too large for the views' budget: it stays a view, the
         // views after it go to the scratch directory.
-        let too_large = KpiOptions {
-            scratch_dir: Some(scratch.path().to_path_buf()),
-            ..KpiOptions::default()
-        };
+        let too_large = with_scratch(&scratch, false);
         let post_actions_a_view = compute_in_chunks(dir.path(), &too_large, Some(1), Some(1))
             .await
             .unwrap();
@@ -1355,10 +1351,7 @@ mod tests {
         }));
         let dir = warehouse_of(&actions);
         let scratch = tempfile::tempdir().unwrap();
-        let opts = KpiOptions {
-            scratch_dir: Some(scratch.path().to_path_buf()),
-            ..KpiOptions::default()
-        };
+        let opts = with_scratch(&scratch, false);
         let whole = compute_in_chunks(dir.path(), &opts, None, None)
             .await
             .unwrap();
